@@ -1,0 +1,18 @@
+//! The domain of waihu, free of IO: what a phone number is, how a call moves
+//! through its lifecycle, how it is billed, and the shapes that travel on the
+//! wire. Everything stateful here takes time as an input (`now`) so that tests
+//! drive it deterministically.
+#![warn(missing_docs)]
+
+pub mod billing;
+pub mod event;
+pub mod lifecycle;
+pub mod phone;
+pub mod redact;
+pub mod status;
+pub mod wire;
+
+pub use billing::{Fen, Tariff};
+pub use event::{CallEvent, Role, Utterance};
+pub use phone::{PhoneError, PhoneNumber};
+pub use status::{CallStatus, EndReason, HangupSide, Outcome};
