@@ -90,7 +90,8 @@ pub trait Store: Send + Sync + 'static {
     /// Appends a transcript line (`seq` from 1, unique per call).
     async fn append_line(&self, call_id: &str, seq: u32, line: &Utterance, now_ms: i64) -> Result<()>;
     /// Records a non-final status change (dialing, ringing, in_progress).
-    async fn set_status(&self, call_id: &str, status: CallStatus, now_ms: i64) -> Result<()>;
+    /// False when the call has already ended (e.g. cancelled while queued).
+    async fn set_status(&self, call_id: &str, status: CallStatus, now_ms: i64) -> Result<bool>;
     /// Reserves one more minute for a live call; false when the balance cannot pay it.
     async fn reserve_minute(&self, call_id: &str, now_ms: i64) -> Result<bool>;
     /// Ends a call: final fields, charge, release of the reservation and the

@@ -406,7 +406,7 @@ impl Store for SqlStore {
         Ok(())
     }
 
-    async fn set_status(&self, call_id: &str, status: CallStatus, now_ms: i64) -> Result<()> {
+    async fn set_status(&self, call_id: &str, status: CallStatus, now_ms: i64) -> Result<bool> {
         let column = match status {
             CallStatus::Dialing => Some("dialed_at"),
             CallStatus::InProgress => Some("answered_at"),
@@ -417,8 +417,8 @@ impl Store for SqlStore {
             None => "UPDATE calls SET status = $1, last_activity_at = $2 WHERE id = $3 AND ended_at IS NULL".to_owned(),
         };
         let _g = self.lock().await;
-        sqlx::query(&sql).bind(status.as_str()).bind(now_ms).bind(call_id).execute(&self.pool).await?;
-        Ok(())
+        let done = sqlx::query(&sql).bind(status.as_str()).bind(now_ms).bind(call_id).execute(&self.pool).await?;
+        Ok(done.rows_affected() == 1)
     }
 
     async fn reserve_minute(&self, call_id: &str, now_ms: i64) -> Result<bool> {

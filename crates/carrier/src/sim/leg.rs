@@ -1,0 +1,414 @@
+//! One simulated call: a tokio task that rings, answers, plays the AI's
+//! lines at speaking pace and lets the callee answer what it heard.
+//!
+//! All waits are `tokio::time` deadlines divided by the configured speed,
+//! so under a paused test clock a whole call runs instantly and always the
+//! same way. When several things fall due at the same instant they are
+//! handled in a fixed order (the AI's line ends, the callee cuts in, the
+//! callee's utterance ends, it reacts, it hangs up), and a command that
+//! arrives at that instant is handled first.
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tokio::time::{sleep_until, Instant};
+use waihu_core::lifecycle::LegEnd;
+
+use super::cues::sounds_finished;
+use super::persona::{Pickup, Talker, Turn};
+use crate::{Leg, LegCommand, LegEvent};
+
+/// From the dial to `180 Ringing`: the INVITE's round trip to the phone.
+const RINGING_AFTER_SECS: f64 = 0.3;
+/// More patience when the AI's turn stops mid-sentence (on a comma): it is
+/// probably still composing the rest.
+const UNFINISHED_TURN_EXTRA_SECS: f64 = 1.5;
+/// From the callee deciding to hang up to its BYE.
+const HANG_UP_PAUSE_SECS: f64 = 0.4;
+
+/// Simulated-time pacing, shared by every leg of a carrier.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Timing {
+    pub(crate) speed: f64,
+    pub(crate) chars_per_second: f64,
+    pub(crate) reaction_secs: f64,
+}
+
+impl Timing {
+    /// Real (tokio) time for `sim_secs` of simulated time.
+    fn real(&self, sim_secs: f64) -> Duration {
+        Duration::from_secs_f64(sim_secs.max(0.0) / self.speed)
+    }
+
+    /// Simulated seconds it takes to say `chars` characters.
+    fn speaking_secs(&self, chars: usize) -> f64 {
+        chars as f64 / self.chars_per_second
+    }
+}
+
+/// Everything a leg needs to know about its callee.
+pub(crate) struct Callee {
+    pub(crate) pickup: Pickup,
+    pub(crate) ring_secs: f64,
+    pub(crate) talker: Box<dyn Talker>,
+}
+
+/// Starts the leg's task and hands back its ends.
+pub(crate) fn spawn(call_id: String, timing: Timing, callee: Callee) -> Leg {
+    let (events_tx, events) = mpsc::channel(64);
+    let (commands, commands_rx) = mpsc::channel(32);
+    let now = Instant::now();
+    let (ringing_at, outcome_at) = match callee.pickup {
+        Pickup::Unreachable => (None, Some(now + timing.real(callee.ring_secs))),
+        Pickup::Never => (Some(now + timing.real(RINGING_AFTER_SECS)), None),
+        _ => (Some(now + timing.real(RINGING_AFTER_SECS)), Some(now + timing.real(RINGING_AFTER_SECS + callee.ring_secs))),
+    };
+    let state = LegState {
+        call_id,
+        timing,
+        pickup: callee.pickup,
+        talker: callee.talker,
+        events: events_tx,
+        phase: Phase::Calling { ringing_at, outcome_at },
+        queue: VecDeque::new(),
+        playing: None,
+        cut_in_at: None,
+        speech: None,
+        heard: String::new(),
+        heard_cut_off: false,
+        reaction_at: None,
+        hang_up_at: None,
+    };
+    tokio::spawn(state.run(commands_rx));
+    Leg { events, commands }
+}
+
+/// Why the leg's loop stops.
+enum Stop {
+    /// `Ended` was sent.
+    Ended,
+    /// The session dropped its end of a channel: nobody is listening.
+    Abandoned,
+}
+
+type Step = Result<(), Stop>;
+
+#[derive(Debug, Clone, Copy)]
+enum Phase {
+    Calling { ringing_at: Option<Instant>, outcome_at: Option<Instant> },
+    Connected,
+}
+
+struct Line {
+    id: u64,
+    text: String,
+    chars: usize,
+}
+
+struct Playing {
+    line: Line,
+    started: Instant,
+    ends: Instant,
+    /// The callee already answered this line by talking over it.
+    answered_by_cut_in: bool,
+}
+
+struct Speech {
+    text: String,
+    ends: Instant,
+    then_hang_up: bool,
+}
+
+struct LegState {
+    call_id: String,
+    timing: Timing,
+    pickup: Pickup,
+    talker: Box<dyn Talker>,
+    events: mpsc::Sender<LegEvent>,
+    phase: Phase,
+    /// Lines waiting for the one playing to end.
+    queue: VecDeque<Line>,
+    playing: Option<Playing>,
+    cut_in_at: Option<Instant>,
+    /// The callee's utterance in progress.
+    speech: Option<Speech>,
+    /// What the callee heard since it last reacted.
+    heard: String,
+    heard_cut_off: bool,
+    reaction_at: Option<Instant>,
+    hang_up_at: Option<Instant>,
+}
+
+async fn sleep_until_some(deadline: Option<Instant>) {
+    match deadline {
+        Some(d) => sleep_until(d).await,
+        None => std::future::pending().await,
+    }
+}
+
+impl LegState {
+    async fn run(mut self, mut commands: mpsc::Receiver<LegCommand>) {
+        let stop = loop {
+            let deadline = self.next_deadline();
+            let command = tokio::select! {
+                biased;
+                command = commands.recv() => Some(command),
+                () = sleep_until_some(deadline) => None,
+            };
+            let step = match command {
+                Some(Some(command)) => self.on_command(command).await,
+                Some(None) => Err(Stop::Abandoned),
+                None => self.on_timers().await,
+            };
+            if let Err(stop) = step {
+                break stop;
+            }
+        };
+        match stop {
+            Stop::Ended => tracing::debug!(call_id = %self.call_id, "simulated leg ended"),
+            Stop::Abandoned => tracing::debug!(call_id = %self.call_id, "simulated leg abandoned by its session"),
+        }
+    }
+
+    fn next_deadline(&self) -> Option<Instant> {
+        let candidates = match self.phase {
+            Phase::Calling { ringing_at, outcome_at } => [ringing_at, outcome_at, None, None, None, None],
+            Phase::Connected => [
+                self.playing.as_ref().map(|p| p.ends),
+                self.cut_in_at,
+                self.speech.as_ref().map(|s| s.ends),
+                self.reaction_at,
+                self.hang_up_at,
+                None,
+            ],
+        };
+        candidates.into_iter().flatten().min()
+    }
+
+    async fn emit(&mut self, event: LegEvent) -> Step {
+        self.events.send(event).await.map_err(|_| Stop::Abandoned)
+    }
+
+    async fn on_command(&mut self, command: LegCommand) -> Step {
+        let now = Instant::now();
+        match (self.phase, command) {
+            (Phase::Calling { .. }, LegCommand::Cancel | LegCommand::HangUp) => {
+                self.end(LegEnd::Released, "487 Request Terminated (simulated)").await
+            }
+            // No media before answer: nothing of the line can be heard.
+            (Phase::Calling { .. }, LegCommand::Say { id, .. }) => {
+                self.emit(LegEvent::SayDone { id, played_chars: 0, stopped: true }).await
+            }
+            (Phase::Calling { .. }, LegCommand::StopSaying) => Ok(()),
+            (Phase::Connected, LegCommand::Say { id, text }) => {
+                let chars = text.chars().count();
+                self.queue.push_back(Line { id, text, chars });
+                // The AI speaks again: the callee waits for it to finish.
+                self.reaction_at = None;
+                if self.playing.is_none() {
+                    self.start_next_line(now).await?;
+                }
+                Ok(())
+            }
+            (Phase::Connected, LegCommand::StopSaying) => self.stop_saying(now).await,
+            (Phase::Connected, LegCommand::HangUp | LegCommand::Cancel) => self.end(LegEnd::Released, "BYE (simulated)").await,
+        }
+    }
+
+    async fn on_timers(&mut self) -> Step {
+        let now = Instant::now();
+        let due = |t: Option<Instant>| t.is_some_and(|t| t <= now);
+        loop {
+            match self.phase {
+                Phase::Calling { ringing_at, outcome_at } => {
+                    if due(ringing_at) {
+                        self.phase = Phase::Calling { ringing_at: None, outcome_at };
+                        self.emit(LegEvent::Ringing).await?;
+                    } else if due(outcome_at) {
+                        self.pick_up().await?;
+                    } else {
+                        return Ok(());
+                    }
+                }
+                Phase::Connected => {
+                    if self.playing.as_ref().is_some_and(|p| p.ends <= now) {
+                        self.finish_line(now).await?;
+                    } else if due(self.cut_in_at) {
+                        self.cut_in(now).await?;
+                    } else if self.speech.as_ref().is_some_and(|s| s.ends <= now) {
+                        self.finish_speech(now).await?;
+                    } else if due(self.reaction_at) {
+                        self.react(now).await?;
+                    } else if due(self.hang_up_at) {
+                        return self.end(LegEnd::RemoteHangup, "BYE from callee (simulated)").await;
+                    } else {
+                        return Ok(());
+                    }
+                }
+            }
+        }
+    }
+
+    async fn pick_up(&mut self) -> Step {
+        let (end, response) = match self.pickup {
+            Pickup::Answer => {
+                self.phase = Phase::Connected;
+                return self.emit(LegEvent::Answered).await;
+            }
+            Pickup::Busy => (LegEnd::Busy, "486 Busy Here (simulated)"),
+            Pickup::Declined => (LegEnd::Declined, "603 Decline (simulated)"),
+            Pickup::NetworkNoAnswer => (LegEnd::NoAnswer, "480 Temporarily Unavailable (simulated)"),
+            Pickup::Unreachable => (LegEnd::Failed, "404 Not Found (simulated)"),
+            Pickup::Never => unreachable!("a phone that never answers has no outcome timer"),
+        };
+        self.end(end, response).await
+    }
+
+    /// Answers every line still owed a `SayDone`, then sends `Ended`.
+    async fn end(&mut self, end: LegEnd, provider_response: &str) -> Step {
+        let now = Instant::now();
+        if let Some(p) = self.playing.take() {
+            let played_chars = played_chars(&p, now);
+            let stopped = played_chars < p.line.chars;
+            self.emit(LegEvent::SayDone { id: p.line.id, played_chars, stopped }).await?;
+        }
+        self.drop_queue().await?;
+        self.emit(LegEvent::Ended { end, provider_response: provider_response.to_owned() }).await?;
+        Err(Stop::Ended)
+    }
+
+    async fn drop_queue(&mut self) -> Step {
+        while let Some(line) = self.queue.pop_front() {
+            self.emit(LegEvent::SayDone { id: line.id, played_chars: 0, stopped: true }).await?;
+        }
+        Ok(())
+    }
+
+    async fn start_next_line(&mut self, now: Instant) -> Step {
+        while let Some(line) = self.queue.pop_front() {
+            if line.chars == 0 {
+                self.emit(LegEvent::SayDone { id: line.id, played_chars: 0, stopped: false }).await?;
+                continue;
+            }
+            let secs = self.timing.speaking_secs(line.chars);
+            self.cut_in_at = if self.speech.is_none() {
+                let at = self.talker.cut_in_at(&line.text, secs).filter(|at| (0.0..secs).contains(at));
+                at.map(|at| now + self.timing.real(at))
+            } else {
+                None
+            };
+            let ends = now + self.timing.real(secs);
+            self.playing = Some(Playing { line, started: now, ends, answered_by_cut_in: false });
+            return Ok(());
+        }
+        self.schedule_reaction(now);
+        Ok(())
+    }
+
+    async fn finish_line(&mut self, now: Instant) -> Step {
+        let Some(p) = self.playing.take() else { return Ok(()) };
+        self.cut_in_at = None;
+        self.emit(LegEvent::SayDone { id: p.line.id, played_chars: p.line.chars, stopped: false }).await?;
+        if !p.answered_by_cut_in {
+            self.hear(&p.line.text, false);
+        }
+        self.start_next_line(now).await
+    }
+
+    /// Barge-in silences the whole reply, not only the sentence playing:
+    /// queued lines are dropped too.
+    async fn stop_saying(&mut self, now: Instant) -> Step {
+        let Some(p) = self.playing.take() else { return Ok(()) };
+        self.cut_in_at = None;
+        let played = played_chars(&p, now);
+        let stopped = played < p.line.chars;
+        self.emit(LegEvent::SayDone { id: p.line.id, played_chars: played, stopped }).await?;
+        if !p.answered_by_cut_in {
+            let heard: String = p.line.text.chars().take(played).collect();
+            self.hear(&heard, stopped);
+        }
+        self.drop_queue().await?;
+        self.schedule_reaction(now);
+        Ok(())
+    }
+
+    fn hear(&mut self, text: &str, cut_off: bool) {
+        self.heard.push_str(text);
+        self.heard_cut_off = cut_off;
+    }
+
+    async fn cut_in(&mut self, now: Instant) -> Step {
+        self.cut_in_at = None;
+        if self.speech.is_some() {
+            return Ok(());
+        }
+        let Some(p) = self.playing.as_mut() else { return Ok(()) };
+        let Some(cut) = self.talker.cut_in(&p.line.text) else { return Ok(()) };
+        if cut.takes_turn {
+            p.answered_by_cut_in = true;
+            self.heard.clear();
+            self.heard_cut_off = false;
+        }
+        self.start_speech(cut.text, false, now).await
+    }
+
+    async fn start_speech(&mut self, text: String, then_hang_up: bool, now: Instant) -> Step {
+        let ends = now + self.timing.real(self.timing.speaking_secs(text.chars().count()));
+        self.speech = Some(Speech { text, ends, then_hang_up });
+        self.emit(LegEvent::SpeechStarted).await
+    }
+
+    async fn finish_speech(&mut self, now: Instant) -> Step {
+        let Some(speech) = self.speech.take() else { return Ok(()) };
+        self.emit(LegEvent::Heard(speech.text)).await?;
+        if speech.then_hang_up {
+            self.hang_up_at = Some(now + self.timing.real(HANG_UP_PAUSE_SECS));
+        } else {
+            self.schedule_reaction(now);
+        }
+        Ok(())
+    }
+
+    /// Once both sides are quiet and the callee heard something, it answers
+    /// after its reaction time.
+    fn schedule_reaction(&mut self, now: Instant) {
+        let quiet = self.playing.is_none() && self.queue.is_empty() && self.speech.is_none();
+        if !quiet || self.heard.is_empty() || self.hang_up_at.is_some() || self.reaction_at.is_some() {
+            return;
+        }
+        let mut pause = self.timing.reaction_secs;
+        if !self.heard_cut_off && !sounds_finished(&self.heard) {
+            pause += UNFINISHED_TURN_EXTRA_SECS;
+        }
+        self.reaction_at = Some(now + self.timing.real(pause));
+    }
+
+    async fn react(&mut self, now: Instant) -> Step {
+        self.reaction_at = None;
+        let heard = std::mem::take(&mut self.heard);
+        let cut_off = std::mem::take(&mut self.heard_cut_off);
+        let reaction = self.talker.on_turn(&Turn { text: &heard, cut_off });
+        match reaction.say {
+            Some(text) => self.start_speech(text, reaction.hang_up, now).await,
+            None => {
+                if reaction.hang_up {
+                    self.hang_up_at = Some(now + self.timing.real(HANG_UP_PAUSE_SECS));
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Characters of a line played by `now`, in proportion to the time it has
+/// been playing.
+fn played_chars(p: &Playing, now: Instant) -> usize {
+    let total = p.ends.saturating_duration_since(p.started);
+    let elapsed = now.saturating_duration_since(p.started);
+    if elapsed >= total || total.is_zero() {
+        return p.line.chars;
+    }
+    let share = elapsed.as_secs_f64() / total.as_secs_f64();
+    ((p.line.chars as f64 * share).floor() as usize).min(p.line.chars)
+}

@@ -1,0 +1,93 @@
+//! The native API: list, get and hang up calls; health and metrics.
+
+use std::collections::HashMap;
+
+use axum::extract::{Path, Query, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use waihu_core::wire::{CallListResponse, CallRecordResponse};
+use waihu_core::CallStatus;
+use waihu_store::CallFilter;
+
+use super::error::{json_response, ApiError};
+use super::extract::{valid_call_id, Authed};
+use super::stepone::{load_record, not_found};
+use super::{render, AppState};
+
+fn parse_time(name: &str, v: &str) -> Result<i64, ApiError> {
+    if let Ok(secs) = v.parse::<i64>() {
+        return Ok(secs.saturating_mul(1000));
+    }
+    chrono::DateTime::parse_from_rfc3339(v)
+        .map(|t| t.timestamp_millis())
+        .map_err(|_| ApiError::bad_request(format!("{name}={v:?} is not a time: use RFC 3339 (2026-11-25T08:00:00Z) or unix seconds")))
+}
+
+pub(crate) async fn list_calls(State(st): State<AppState>, Authed(account): Authed, Query(q): Query<HashMap<String, String>>) -> Result<Response, ApiError> {
+    for k in q.keys() {
+        if !["status", "since", "until", "limit", "cursor"].contains(&k.as_str()) {
+            return Err(ApiError::bad_request(format!("unknown query parameter {k:?}: use status, since, until, limit, cursor")));
+        }
+    }
+    let status = match q.get("status") {
+        None => None,
+        Some(s) => Some(CallStatus::parse(s).ok_or_else(|| {
+            let all: Vec<_> = CallStatus::ALL.iter().map(|s| s.as_str()).collect();
+            ApiError::bad_request(format!("status={s:?} is not a call status; use one of: {}", all.join(", ")))
+        })?),
+    };
+    let limit = match q.get("limit") {
+        None => 50,
+        Some(l) => l.parse::<u32>().ok().filter(|l| (1..=200).contains(l)).ok_or_else(|| ApiError::bad_request(format!("limit={l:?}: use a number from 1 to 200")))?,
+    };
+    let before = match q.get("cursor") {
+        None => None,
+        Some(c) => {
+            let bad = || ApiError::bad_request("cursor is not one this server gave: pass next_cursor from the previous page");
+            let (at, id) = c.split_once('.').ok_or_else(bad)?;
+            Some((at.parse::<i64>().map_err(|_| bad())?, valid_call_id(Some(id)).map_err(|_| bad())?))
+        }
+    };
+    let filter = CallFilter {
+        status,
+        since_ms: q.get("since").map(|v| parse_time("since", v)).transpose()?,
+        until_ms: q.get("until").map(|v| parse_time("until", v)).transpose()?,
+        limit: limit + 1,
+        before,
+    };
+    let mut rows = st.store.list_calls(&account.id, &filter).await?;
+    let more = rows.len() > limit as usize;
+    rows.truncate(limit as usize);
+    let next_cursor = if more { rows.last().map(|r| format!("{}.{}", r.created_at, r.id)) } else { None };
+    let mut calls = Vec::with_capacity(rows.len());
+    for r in &rows {
+        let lines = st.store.transcript(&r.id).await?;
+        calls.push(render::record(r, &lines));
+    }
+    Ok(json_response(StatusCode::OK, &CallListResponse { success: true, calls, next_cursor }))
+}
+
+pub(crate) async fn get_call(State(st): State<AppState>, Authed(account): Authed, Path(id): Path<String>) -> Result<Response, ApiError> {
+    let id = valid_call_id(Some(&id))?;
+    let record = load_record(&st, &account.id, &id).await?;
+    Ok(json_response(StatusCode::OK, &CallRecordResponse { success: true, record }))
+}
+
+pub(crate) async fn hang_up(State(st): State<AppState>, Authed(account): Authed, Path(id): Path<String>) -> Result<Response, ApiError> {
+    let id = valid_call_id(Some(&id))?;
+    let call = st.store.call(&id, Some(&account.id)).await?.ok_or_else(|| not_found(&id))?;
+    if call.status.is_final() || !st.dispatcher.hang_up(&call).await? {
+        return Err(ApiError::new(StatusCode::CONFLICT, "call_already_ended", format!("call {id} has already ended ({})", call.status)));
+    }
+    Ok(json_response(StatusCode::ACCEPTED, &serde_json::json!({"success": true, "message": "hang-up requested", "call_id": id})))
+}
+
+pub(crate) async fn healthz(State(st): State<AppState>) -> Result<Response, ApiError> {
+    st.store.queued_calls(1).await?;
+    let active = st.dispatcher.active().await;
+    Ok(json_response(StatusCode::OK, &serde_json::json!({"success": true, "status": "ok", "active_calls": active, "version": env!("CARGO_PKG_VERSION")})))
+}
+
+pub(crate) async fn metrics(State(st): State<AppState>) -> Response {
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], st.metrics.render()).into_response()
+}

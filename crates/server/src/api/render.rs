@@ -1,0 +1,38 @@
+//! Stored rows to wire records.
+
+use chrono::{DateTime, SecondsFormat};
+use waihu_core::wire::{CallRecord, ContentLine};
+use waihu_core::Role;
+use waihu_store::{CallRow, Line};
+
+pub(crate) fn rfc3339(ms: i64) -> String {
+    DateTime::from_timestamp_millis(ms).map(|t| t.to_rfc3339_opts(SecondsFormat::Secs, true)).unwrap_or_default()
+}
+
+pub(crate) fn record(call: &CallRow, lines: &[Line]) -> CallRecord {
+    let ended = call.status.is_final();
+    CallRecord {
+        call_id: call.id.clone(),
+        phones: call.phone.clone(),
+        user_requirement: call.requirement.clone(),
+        status: call.status.as_str().to_owned(),
+        duration_seconds: if ended { Some(call.duration_seconds.unwrap_or(0)) } else { None },
+        cost: call.cost.as_yuan(),
+        billed: call.billed,
+        created_at: rfc3339(call.created_at),
+        answered_at: call.answered_at.map(rfc3339),
+        ended_at: if ended { call.ended_at.map(rfc3339) } else { None },
+        call_content: lines
+            .iter()
+            .filter(|l| l.role != Role::System)
+            .map(|l| ContentLine { role: l.role.as_str().to_owned(), content: l.content.clone() })
+            .collect(),
+        provider_response: call.provider_response.clone(),
+        hangup_by: call.hangup_by.map(|s| s.as_str().to_owned()),
+        end_reason: call.end_reason.map(|s| s.as_str().to_owned()),
+        outcome: call.outcome.map(|s| s.as_str().to_owned()),
+        model_engine: call.model_engine.clone(),
+        voice_id: call.voice_id.clone(),
+        campaign: call.campaign.clone(),
+    }
+}
