@@ -364,7 +364,9 @@ fn skip_measure(s: &str) -> &str {
 /// Roles written before a name (`业主王先生`) or instead of one.
 const ROLES: &[&str] = &[
     "学生家长", "客户", "业主", "家长", "用户", "会员", "员工", "同事", "同学", "学员", "学生", "病人", "患者", "租户",
-    "顾客", "车主", "房东", "老板", "领导", "朋友", "邻居", "亲戚", "候选人", "应聘者", "面试者", "供应商",
+    "顾客", "车主", "房东", "老板", "领导", "朋友", "邻居", "亲戚", "候选人", "应聘者", "面试者", "供应商", "爸爸",
+    "妈妈", "老婆", "老公", "爱人", "媳妇", "儿子", "女儿", "哥哥", "姐姐", "弟弟", "妹妹", "爷爷", "奶奶", "外公",
+    "外婆", "姥姥", "姥爷", "家人", "妈", "爸",
 ];
 
 /// Roles that are a fine way to address someone when no name is given.
@@ -394,6 +396,10 @@ fn take_callee(s: &str) -> (Option<String>, &str) {
         t = &t[r.len()..];
     }
     if let Some((name, rest)) = parse_name(t) {
+        // `通知张总的秘书…`: the name is whose, not whom.
+        if rest.starts_with('的') {
+            return (None, s);
+        }
         return (Some(name), rest);
     }
     match role {
@@ -764,6 +770,12 @@ mod tests {
     #[test]
     fn name_first_then_content() {
         check("张总，明天上午9点开会", Some("张总"), None, "明天上午9点开会");
+    }
+
+    #[test]
+    fn family_and_possessors_are_no_name() {
+        check("帮我告诉我妈今晚不回家吃饭", None, None, "今晚不回家吃饭");
+        check("通知张总的秘书明天上午9点开会", None, None, "张总的秘书明天上午9点开会");
     }
 
     #[test]

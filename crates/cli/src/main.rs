@@ -24,10 +24,10 @@ struct Cli {
 #[derive(Args, Clone)]
 struct ServerArgs {
     /// TOML configuration file.
-    #[arg(long, env = "WAIHU_CONFIG")]
+    #[arg(long, env = "WAIHU_CONFIG", global = true)]
     config: Option<PathBuf>,
     /// Data directory (SQLite database).
-    #[arg(long, env = "WAIHU_DATA_DIR")]
+    #[arg(long, env = "WAIHU_DATA_DIR", global = true)]
     data_dir: Option<PathBuf>,
 }
 

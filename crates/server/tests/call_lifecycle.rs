@@ -216,7 +216,13 @@ async fn silence_is_checked_once_then_the_call_ends() {
 
 #[tokio::test]
 async fn a_call_whose_balance_runs_out_says_goodbye_inside_the_paid_minute() {
-    let s = start_with_balance(Fen(30), |c| c.calls.reserve_ahead_seconds = 55).await;
+    // Real-time seconds decide here: slow the callee down so the call outlasts
+    // the reservation of its second minute (5 s after the answer).
+    let s = start_with_balance(Fen(30), |c| {
+        c.calls.reserve_ahead_seconds = 55;
+        c.carrier.sim.speed = 2.0;
+    })
+    .await;
     let id = s.call("13000000012", TASK).await;
     let r = s.wait_ended(&id, T).await;
     assert_eq!(r["end_reason"], "balance_exhausted", "{r}");
@@ -234,7 +240,11 @@ async fn a_call_whose_balance_runs_out_says_goodbye_inside_the_paid_minute() {
 
 #[tokio::test]
 async fn the_maximum_length_ends_a_long_call_with_a_goodbye() {
-    let s = start(|c| c.calls.max_duration_seconds = 2).await;
+    let s = start(|c| {
+        c.calls.max_duration_seconds = 2;
+        c.carrier.sim.speed = 2.0;
+    })
+    .await;
     let id = s.call("13000000012", TASK).await;
     let r = s.wait_ended(&id, T).await;
     assert_eq!(r["end_reason"], "max_duration", "{r}");

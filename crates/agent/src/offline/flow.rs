@@ -181,10 +181,14 @@ impl<'a> Dialogue<'a> {
         let identity = heard.identity(b);
         if heard.asks_who() {
             if identity == Identity::ItIsMe {
-                self.phase = Phase::Confirmed;
-                return self.ask(format!("{}{}", lines::disclosure(b), lines::delivery(b)), Asked::Content);
+                return self.deliver(lines::disclosure(b));
             }
             return self.ask(format!("{}{}", lines::disclosure(b), lines::identity_question(b)), Asked::Identity);
+        }
+        match identity {
+            Identity::NotMe => return self.end(lines::BYE_WRONG_PERSON, Outcome::WrongPerson),
+            Identity::SomeoneElse => return self.end(lines::bye_someone_else(b), Outcome::WrongPerson),
+            _ => {}
         }
         if heard.is_injection() {
             return self.unclear_identity();
@@ -193,22 +197,19 @@ impl<'a> Dialogue<'a> {
             let text = if self.disclosed { format!("好的，{}", lines::identity_question(b)) } else { lines::opening(b) };
             return self.ask(text, Asked::Identity);
         }
-        if heard.asks_repeat() && identity != Identity::ItIsMe {
+        let asks_whom = heard.asks_whom();
+        if (heard.asks_repeat() || asks_whom) && identity != Identity::ItIsMe {
             self.repeats += 1;
             if self.repeats > MAX_REPEATS {
                 return self.end(lines::BYE_UNHEARD, Outcome::NoConfirmation);
             }
-            return self.ask(lines::opening(b), Asked::Identity);
+            let text = if asks_whom { lines::looking_for(b) } else { lines::opening(b) };
+            return self.ask(text, Asked::Identity);
         }
-        match identity {
-            Identity::NotMe => self.end(lines::BYE_WRONG_PERSON, Outcome::WrongPerson),
-            Identity::SomeoneElse => self.end(lines::bye_someone_else(b), Outcome::WrongPerson),
-            Identity::ItIsMe | Identity::GoOn => {
-                self.phase = Phase::Confirmed;
-                self.ask(lines::delivery(b), Asked::Content)
-            }
-            Identity::Unclear => self.unclear_identity(),
+        if matches!(identity, Identity::ItIsMe | Identity::GoOn) {
+            return self.deliver(String::new());
         }
+        self.unclear_identity()
     }
 
     fn unclear_identity(&mut self) -> Line {
@@ -231,11 +232,19 @@ impl<'a> Dialogue<'a> {
         if heard.identity(b) == Identity::NotMe {
             return self.end(lines::BYE_WRONG_PERSON, Outcome::WrongPerson);
         }
-        let text = if heard.asks_who() {
-            format!("{}{}", lines::disclosure(b), lines::delivery(b))
-        } else {
-            lines::delivery(b)
-        };
+        let before = if heard.asks_who() { lines::disclosure(b) } else { String::new() };
+        self.deliver(before)
+    }
+
+    /// Says the content (after `before`), the callee being confirmed.
+    fn deliver(&mut self, before: String) -> Line {
+        let b = self.brief;
+        self.phase = Phase::Confirmed;
+        let text = format!("{before}{}", lines::delivery(b));
+        if b.content.is_empty() {
+            // Nothing to check: the contact line says goodbye itself.
+            return self.end(text, Outcome::Delivered);
+        }
         self.ask(text, Asked::Content)
     }
 
@@ -265,6 +274,10 @@ impl<'a> Dialogue<'a> {
         if wants_repeat {
             return self.repeat();
         }
+        if heard.is_question() && heard.echoes(&b.content) {
+            self.repeats += 1;
+            return self.ask(lines::confirm_echo(b), Asked::Content);
+        }
         if b.purpose == Purpose::Ask {
             if heard.has_question_word() {
                 return self.cannot_answer(lines::UNKNOWN, None);
@@ -277,7 +290,8 @@ impl<'a> Dialogue<'a> {
         if heard.closes() || heard.is_oh() {
             return self.end(lines::BYE_DELIVERED, Outcome::Delivered);
         }
-        if heard.acknowledges() && !heard.has_question_word() {
+        let plain_ack = !heard.is_question() || heard.starts_with_ack();
+        if heard.acknowledges() && plain_ack && !heard.has_question_word() {
             let bye = if heard.adds_info() { lines::BYE_PASS_ON } else { lines::BYE_DELIVERED };
             return self.end(bye, Outcome::Delivered);
         }

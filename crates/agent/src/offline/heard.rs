@@ -109,7 +109,8 @@ impl Heard {
         if third_person || has(SOMEONE_ELSE) || self.claims_to_belong() {
             return Identity::SomeoneElse;
         }
-        let named = brief.callee.as_deref().is_some_and(|c| core.contains(c));
+        // `哪个张总？` says the name without saying yes.
+        let named = brief.callee.as_deref().is_some_and(|c| core.contains(c)) && !self.has_question_word();
         let it_is_me = has(IT_IS_ME)
             || core.ends_with("我是")
             || named
@@ -150,7 +151,32 @@ impl Heard {
 
     pub(super) fn acknowledges(&self) -> bool {
         let core = self.core.replace("不好意思", "");
-        ACK.iter().any(|w| core.contains(w)) && !NOT_ACK.iter().any(|w| core.contains(w))
+        let ack = ACK.iter().any(|w| core.contains(w)) || ACK_AT_START.iter().any(|w| core.starts_with(w));
+        ack && !NOT_ACK.iter().any(|w| core.contains(w))
+    }
+
+    /// Starts with an acknowledgement (`好的？` is still a yes, `你知道吗` is not).
+    pub(super) fn starts_with_ack(&self) -> bool {
+        ACK.iter().chain(ACK_AT_START).any(|w| self.core.starts_with(w))
+    }
+
+    /// `9点？` / `是明天上午吗`: part of the content said back as a question.
+    pub(super) fn echoes(&self, content: &str) -> bool {
+        let mut core = self.core.as_str();
+        for end in ["是吧", "对吧", "是吗", "对吗", "吗", "吧", "啊"] {
+            core = core.strip_suffix(end).unwrap_or(core);
+        }
+        for start in ["你说的是", "您说的是", "你是说", "您是说", "说的是", "是说", "是"] {
+            if let Some(rest) = core.strip_prefix(start) {
+                core = rest;
+                break;
+            }
+        }
+        core.chars().count() >= 2 && content.contains(core)
+    }
+
+    pub(super) fn asks_whom(&self) -> bool {
+        self.has(LOOKING_FOR)
     }
 
     pub(super) fn declines(&self) -> bool {
@@ -303,6 +329,8 @@ mod tests {
         assert_eq!(id("我是的"), Identity::ItIsMe);
         assert_eq!(id("你好"), Identity::Unclear);
         assert_eq!(id("喂"), Identity::Unclear);
+        assert_eq!(id("哪个张总？"), Identity::Unclear);
+        assert_eq!(id("张总是我，什么事"), Identity::ItIsMe);
     }
 
     #[test]
@@ -328,7 +356,7 @@ mod tests {
 
     #[test]
     fn acknowledgements_and_declines() {
-        for s in ["好的", "可以", "知道了", "行", "没问题", "收到", "嗯嗯好"] {
+        for s in ["好的", "可以", "知道了", "行", "没问题", "收到", "嗯嗯好", "是的", "对对对"] {
             let h = Heard::new(s);
             assert!(h.acknowledges() && !h.declines(), "{s}");
         }
@@ -336,6 +364,11 @@ mod tests {
             let h = Heard::new(s);
             assert!(h.declines() && !h.acknowledges(), "{s}");
         }
+        assert!(!Heard::new("你说的是明天吗").acknowledges());
+        assert!(Heard::new("9点？").echoes("明天上午9点开会"));
+        assert!(Heard::new("是明天上午吗").echoes("明天上午9点开会"));
+        assert!(Heard::new("你说的是明天吗").echoes("明天上午9点开会"));
+        assert!(!Heard::new("后天行吗").echoes("明天上午9点开会"));
     }
 
     #[test]

@@ -6,8 +6,8 @@
 
 use crate::task::{Purpose, TaskBrief};
 
-/// What is said instead of the content when a task has nothing beyond a name.
-const NO_CONTENT: &str = "这边有事想跟您联系一下";
+/// What marks the contact-only line of a task with nothing beyond a name.
+const NO_CONTENT: &str = "让我跟您联系一下";
 
 /// The content as said on the call; the engine also looks for it in what
 /// was played to know whether it reached the callee.
@@ -19,11 +19,11 @@ pub(super) fn message(b: &TaskBrief) -> &str {
     }
 }
 
-/// `王经理的 AI 助理` / `AI 助理`.
-fn assistant(b: &TaskBrief) -> String {
+/// `我是王经理的 AI 助理` / `我是 AI 助理`.
+fn i_am(b: &TaskBrief) -> String {
     match &b.principal {
-        Some(p) => format!("{p}的 AI 助理"),
-        None => "AI 助理".to_owned(),
+        Some(p) => format!("我是{p}的 AI 助理"),
+        None => "我是 AI 助理".to_owned(),
     }
 }
 
@@ -38,8 +38,8 @@ pub(super) fn identity_question(b: &TaskBrief) -> String {
 /// The first line: who is calling, then whom it is for.
 pub(super) fn opening(b: &TaskBrief) -> String {
     match &b.callee {
-        Some(c) => format!("喂，您好，我是{}，请问是{c}吗？", assistant(b)),
-        None => format!("喂，您好，我是{}，有件事想跟机主本人说。请问您是这个号码的机主吗？", assistant(b)),
+        Some(c) => format!("喂，您好，{}，请问是{c}吗？", i_am(b)),
+        None => format!("喂，您好，{}，有件事想跟机主本人说。请问您是这个号码的机主吗？", i_am(b)),
     }
 }
 
@@ -74,12 +74,17 @@ pub(super) fn check(b: &TaskBrief) -> &'static str {
     }
 }
 
-/// The content, with who sends it, then the check.
+/// The content, with who sends it, then the check. For a task with no
+/// content it only says who wanted to get in touch, and says goodbye.
 pub(super) fn delivery(b: &TaskBrief) -> String {
     let greet = match &b.callee {
         Some(c) => format!("{c}您好，"),
         None => "好的，".to_owned(),
     };
+    if b.content.is_empty() {
+        let who = b.principal.as_deref().unwrap_or("委托人");
+        return format!("{greet}{who}{NO_CONTENT}。具体的事情我这边不太清楚，我会转告{who}已经联系上您了。{BYE}");
+    }
     let msg = message(b);
     let intro = match (&b.principal, b.purpose) {
         (Some(p), purpose) => format!("{p}让我{}您", purpose.verb()),
@@ -99,6 +104,19 @@ pub(super) fn delivery(b: &TaskBrief) -> String {
 /// The content again, saying it is a repeat.
 pub(super) fn repeat(b: &TaskBrief) -> String {
     format!("好的，我再说一遍：{}{}{}", message(b), end_mark(b), check(b))
+}
+
+/// `9点？`: yes, and the content again.
+pub(super) fn confirm_echo(b: &TaskBrief) -> String {
+    format!("对，{}{}{}", message(b), end_mark(b), check(b))
+}
+
+/// `你找谁？`: whom, and the question again.
+pub(super) fn looking_for(b: &TaskBrief) -> String {
+    match &b.callee {
+        Some(c) => format!("我找{c}，请问您是{c}本人吗？"),
+        None => "我找这个号码的机主，请问您是机主本人吗？".to_owned(),
+    }
 }
 
 /// Back to the content's check after an aside (`你是谁`).

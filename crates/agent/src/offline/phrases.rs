@@ -31,7 +31,7 @@ pub const BUSY_BEFORE_CONTENT: &[&str] = &["不方便", "没空", "没时间"];
 pub const WHO: &[&str] = &[
     "你是谁", "您是谁", "你是哪位", "您是哪位", "哪位", "是谁", "谁啊", "哪里打来", "哪儿打来", "哪打来", "哪里打的",
     "从哪", "什么公司", "哪个公司", "哪家公司", "什么单位", "哪个单位", "你是哪", "您是哪", "你哪里", "你们是",
-    "哪里的", "什么电话", "机器人", "真人", "人工智能", "ai",
+    "哪里的", "什么电话", "你叫什么", "公司叫什么", "什么名字", "机器人", "真人", "人工智能", "ai",
 ];
 
 /// Attempts to steer the engine; they change nothing.
@@ -45,9 +45,12 @@ pub const INJECTION: &[&str] = &[
 /// counts too.
 pub const REPEAT: &[&str] = &[
     "再说一遍", "再说一次", "再讲一遍", "再讲一次", "重复一下", "重复一遍", "再说一下", "没听清", "听不清", "没听见",
-    "没听到", "听不到", "听不见", "没听明白", "听不明白", "你说什么", "您说什么", "你说啥", "说什么", "说啥", "说的什么", "啥意思",
+    "没听到", "听不到", "听不见", "听得到吗", "能听到吗", "听得见吗", "能听见吗", "没听明白", "听不明白", "你说什么", "您说什么", "你说啥", "说什么", "说啥", "说的什么", "啥意思",
     "什么意思", "大声点", "大点声", "说慢点", "慢点说", "信号不好",
 ];
+
+/// Asking whom the AI wants: it says whom and asks again.
+pub const LOOKING_FOR: &[&str] = &["找谁", "找哪位", "你找", "您找", "找哪个"];
 
 /// Not having understood, when that is about all that was said.
 pub const NOT_UNDERSTOOD: &[&str] = &["没听懂", "没明白", "不明白", "不清楚", "没懂", "不懂"];
@@ -80,11 +83,15 @@ pub const GO_ON: &[&str] = &[
 /// Answers to `能听到吗？`.
 pub const CAN_HEAR: &[&str] = &["能听到", "听得到", "听到了", "听见了", "能听见", "听得见", "可以听到", "听着"];
 
-/// Acknowledging the content: ends with `delivered`.
+/// Acknowledging the content: ends with `delivered`. `对` and `是` count
+/// only at the start (`是的`, `对对`), not inside a sentence.
 pub const ACK: &[&str] = &[
     "好", "可以", "知道", "行", "没问题", "收到", "明白", "清楚", "ok", "嗯", "了解", "记住", "记下", "晓得", "一定",
-    "准时", "会去", "会来", "对", "是", "没事", "妥", "懂了",
+    "准时", "会去", "会来", "没事", "妥", "懂了",
 ];
+
+/// Words that acknowledge only at the start of an answer.
+pub const ACK_AT_START: &[&str] = &["对", "是"];
 
 /// Negations that make an [`ACK`] word mean the opposite.
 pub const NOT_ACK: &[&str] = &["不知道", "不清楚", "不明白", "不好", "不行", "不可以", "不能", "不对", "不是", "不一定"];

@@ -90,9 +90,13 @@ async fn follow(st: &AppState, id: &str, mut rx: broadcast::Receiver<CallEvent>,
         return send(tx, terminal(call.status)).await;
     }
     let mut connected = call.status == CallStatus::InProgress;
+    // Before the answer the first keep-alive goes out at once: the client
+    // sees the stream is open while the phone rings.
     let mut keepalive = tokio::time::interval(if connected { KEEPALIVE_CONNECTED } else { KEEPALIVE_BEFORE_ANSWER });
     keepalive.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    keepalive.tick().await;
+    if connected {
+        keepalive.tick().await;
+    }
     loop {
         tokio::select! {
             ev = rx.recv() => match ev {
