@@ -267,3 +267,56 @@ mod reqwest {
         }
     }
 }
+
+fn serve_on(home: &Path, data: &Path, port: u16) -> Child {
+    let child = waihu(home)
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--data-dir"])
+        .arg(data)
+        .env("WAIHU_CARRIER__SIM__SPEED", "2")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "waihu serve did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child
+}
+
+#[test]
+fn a_killed_server_loses_no_record_line_or_ledger_entry() {
+    let s = start_server();
+    let key = create_account(&s, "crash");
+    let http = reqwest::blocking_free::Client::new(&s.base, &key);
+    // The chatty callee keeps the call going until we pull the plug.
+    let created = http.post("/api/v1/callinfo/initiate_call", r#"{"phones": "13000000012", "user_requirement": "通知张总明天上午9点开会"}"#);
+    let start = created.find(r#""call_ids":[""#).unwrap() + 13;
+    let id = created[start..start + created[start..].find('"').unwrap()].to_owned();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let seen = loop {
+        let rec: serde_json::Value = serde_json::from_str(&http.post("/api/v1/callinfo/search_callinfo", &format!(r#"{{"call_id": "{id}"}}"#))).unwrap();
+        let n = rec["call_content"].as_array().unwrap().len();
+        if n >= 3 {
+            break n;
+        }
+        assert!(Instant::now() < deadline, "call never got going: {rec}");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    // SIGKILL: no chance to clean up.
+    let mut s = s;
+    s.child.kill().unwrap();
+    s.child.wait().unwrap();
+    let port = s.base.rsplit(':').next().unwrap().parse::<u16>().unwrap();
+    s.child = serve_on(s.home.path(), s.data.path(), port);
+    let rec: serde_json::Value = serde_json::from_str(&http.post("/api/v1/callinfo/search_callinfo", &format!(r#"{{"call_id": "{id}"}}"#))).unwrap();
+    assert_eq!((rec["status"].as_str(), rec["end_reason"].as_str()), (Some("failed"), Some("server_restart")), "{rec}");
+    assert!(rec["call_content"].as_array().unwrap().len() >= seen, "every stored line survived: {rec}");
+    assert_eq!(rec["cost"], 0.3, "billed for the connected time it had");
+    let balance: serde_json::Value = serde_json::from_str(&http.get("/api/v1/callinfo/balance")).unwrap();
+    assert_eq!((balance["balance"].as_f64(), balance["reserved"].as_f64()), (Some(9.7), Some(0.0)), "{balance}");
+    // The stream of a recovered call replays and ends.
+    let stream = http.post("/api/v1/callinfo/stream_chat_history", &format!(r#"{{"call_id": "{id}"}}"#));
+    assert!(stream.trim_end().ends_with(r#"data: {"role": "system", "content": "[DONE]"}"#), "{stream}");
+}
