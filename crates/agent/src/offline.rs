@@ -18,10 +18,11 @@
 //!    我会转告委托人。`, three at most).
 //!
 //! What the callee says is matched against short phrase lists
-//! ([`phrases`]), in this order: do-not-call, busy, who-is-calling, attempts
-//! to steer it, then per phase (identity: repeat / no / someone else / yes;
-//! after the content: repeat / decline / closing / acknowledgement /
-//! question). Nothing the callee says can make it say the content before a
+//! ([`phrases`]), in this order: do-not-call, busy, who-is-calling, then per
+//! phase (before the yes: no / someone else / attempts to steer it / repeat
+//! / yes, anything else unclear; after the content: attempts to steer it /
+//! repeat / decline / closing / acknowledgement / question, anything else
+//! passed on). Nothing the callee says can make it say the content before a
 //! yes, ask for a secret, or promise anything.
 //!
 //! [`next_line`] is a pure function of the task and the history: the state
@@ -31,6 +32,7 @@
 mod flow;
 mod heard;
 mod lines;
+#[rustfmt::skip] // phrase lists read better as paragraphs than one per line
 pub mod phrases;
 
 use async_trait::async_trait;
@@ -106,7 +108,8 @@ impl Llm for OfflineEngine {
         EngineInfo {
             id: ENGINE_ID.to_owned(),
             name: "离线规则引擎".to_owned(),
-            description: "内置规则引擎：按任务确认身份、转达内容，不联网、不需要模型，同样的对话总得到同样的回答".to_owned(),
+            description: "内置规则引擎：按任务确认身份、转达内容，不联网、不需要模型，同样的对话总得到同样的回答"
+                .to_owned(),
             default: false,
         }
     }

@@ -169,9 +169,10 @@ fn trim_clause(s: &str) -> &str {
 }
 
 /// Words that start the action once the principal is set aside.
+#[rustfmt::skip]
 const ACTION_STARTS: &[&str] = &[
-    "通知", "提醒", "告诉", "告知", "转告", "转达", "邀请", "问问", "问一下", "询问", "确认", "催", "给", "跟",
-    "和", "对", "向", "打电话", "打个电话", "打给", "联系", "致电",
+    "通知", "提醒", "告诉", "告知", "转告", "转达", "邀请", "问问", "问一下", "询问", "确认", "催", "给", "跟", "和",
+    "对", "向", "打电话", "打个电话", "打给", "联系", "致电",
 ];
 
 /// Who the call is made for, and the rest of the task.
@@ -199,7 +200,8 @@ fn split_principal(s: &str) -> (Option<String>, &str) {
     }
     // 王经理让我通知...  /  王经理委托我...
     let markers = ["委托我", "让我", "叫我", "要我", "托我", "请我", "派我", "安排我", "吩咐我", "交代我", "交待我"];
-    let found = markers.iter().filter_map(|m| s.find(m).map(|i| (i, *m))).min_by_key(|(i, m)| (*i, usize::MAX - m.len()));
+    let found =
+        markers.iter().filter_map(|m| s.find(m).map(|i| (i, *m))).min_by_key(|(i, m)| (*i, usize::MAX - m.len()));
     if let Some((idx, marker)) = found {
         let who = s[..idx].trim_start_matches('是').trim_start_matches('由');
         let plausible = s[..idx].chars().count() <= 16
@@ -246,6 +248,7 @@ fn clean_principal(who: &str) -> Option<String> {
 
 /// Politeness and call words in front of the verb (`麻烦帮我打电话通知...`).
 fn strip_polite(mut s: &str) -> &str {
+    #[rustfmt::skip]
     const POLITE: &[&str] = &[
         "麻烦你", "麻烦您", "麻烦", "请你", "请您", "请帮我", "请帮忙", "帮我", "帮忙", "你帮我", "您帮我", "替我",
         "代我", "给我", "你去", "你", "请", "打一个电话", "打个电话", "打一下电话", "打电话", "去",
@@ -272,32 +275,15 @@ fn strip_polite(mut s: &str) -> &str {
 }
 
 /// Verbs a task starts with, longest first.
+#[rustfmt::skip]
 const LEAD_VERBS: &[(&str, Purpose)] = &[
-    ("通知", Purpose::Notify),
-    ("提醒", Purpose::Remind),
-    ("催促", Purpose::Remind),
-    ("催一下", Purpose::Remind),
-    ("催", Purpose::Remind),
-    ("告诉", Purpose::Tell),
-    ("告知", Purpose::Tell),
-    ("知会", Purpose::Tell),
-    ("转告", Purpose::Relay),
-    ("转达", Purpose::Relay),
-    ("邀请", Purpose::Invite),
-    ("问一下", Purpose::Ask),
-    ("问问", Purpose::Ask),
-    ("询问", Purpose::Ask),
-    ("确认一下", Purpose::Ask),
-    ("确认", Purpose::Ask),
-    ("问", Purpose::Ask),
-    ("打给", Purpose::Notify),
-    ("打电话给", Purpose::Notify),
-    ("打个电话给", Purpose::Notify),
-    ("打一个电话给", Purpose::Notify),
-    ("致电", Purpose::Notify),
-    ("呼叫", Purpose::Notify),
-    ("联系一下", Purpose::Notify),
-    ("联系", Purpose::Notify),
+    ("通知", Purpose::Notify), ("提醒", Purpose::Remind), ("催促", Purpose::Remind), ("催一下", Purpose::Remind),
+    ("催", Purpose::Remind), ("告诉", Purpose::Tell), ("告知", Purpose::Tell), ("知会", Purpose::Tell),
+    ("转告", Purpose::Relay), ("转达", Purpose::Relay), ("邀请", Purpose::Invite), ("问一下", Purpose::Ask),
+    ("问问", Purpose::Ask), ("询问", Purpose::Ask), ("确认一下", Purpose::Ask), ("确认", Purpose::Ask),
+    ("问", Purpose::Ask), ("打给", Purpose::Notify), ("打电话给", Purpose::Notify), ("打个电话给", Purpose::Notify),
+    ("打一个电话给", Purpose::Notify), ("致电", Purpose::Notify), ("呼叫", Purpose::Notify),
+    ("联系一下", Purpose::Notify), ("联系", Purpose::Notify),
 ];
 
 fn parse_action(s: &str) -> Action<'_> {
@@ -324,11 +310,12 @@ fn parse_action(s: &str) -> Action<'_> {
         } else {
             Purpose::Tell
         };
-        let links = [
+        #[rustfmt::skip]
+        const LINKS: &[&str] = &[
             "打一个电话", "打个电话", "打电话", "打一下电话", "确认一下", "确认", "转告", "转达", "带个话", "带句话",
             "捎个话", "问一下", "问问", "说一下", "说一声", "讲一下", "讲一声", "说", "讲",
         ];
-        if let Some(link) = links.iter().find(|l| rest.starts_with(**l)) {
+        if let Some(link) = LINKS.iter().find(|l| rest.starts_with(**l)) {
             let rest = after_callee(&rest[link.len()..]);
             let purpose = if link.starts_with('打') { Purpose::Notify } else { purpose };
             let (purpose, content) = sub_verb(rest, purpose);
@@ -354,7 +341,9 @@ fn skip_measure(s: &str) -> &str {
         }
     }
     if let Some(rest) = s.strip_prefix('下') {
-        if !starts_with_time(s) && !["午", "周", "个", "次", "班", "星期", "月", "礼拜"].iter().any(|w| rest.starts_with(w)) {
+        if !starts_with_time(s)
+            && !["午", "周", "个", "次", "班", "星期", "月", "礼拜"].iter().any(|w| rest.starts_with(w))
+        {
             return rest;
         }
     }
@@ -362,6 +351,7 @@ fn skip_measure(s: &str) -> &str {
 }
 
 /// Roles written before a name (`业主王先生`) or instead of one.
+#[rustfmt::skip]
 const ROLES: &[&str] = &[
     "学生家长", "客户", "业主", "家长", "用户", "会员", "员工", "同事", "同学", "学员", "学生", "病人", "患者", "租户",
     "顾客", "车主", "房东", "老板", "领导", "朋友", "邻居", "亲戚", "候选人", "应聘者", "面试者", "供应商", "爸爸",
@@ -411,6 +401,7 @@ fn take_callee(s: &str) -> (Option<String>, &str) {
 
 /// What may sit between the callee and the content (`，` `一下` `说`).
 fn after_callee(s: &str) -> &str {
+    #[rustfmt::skip]
     const LINKS: &[&str] = &[
         "打一个电话", "打个电话", "打电话", "打一下电话", "说一下", "说一声", "讲一下", "讲一声", "一下", "一声", "说",
         "讲",
@@ -431,25 +422,13 @@ fn after_callee(s: &str) -> &str {
 /// A second verb after the callee (`给张三打个电话，提醒他明天交房租`): it
 /// says what the call is for, and goes with its pronoun.
 fn sub_verb(s: &str, purpose: Purpose) -> (Purpose, &str) {
+    #[rustfmt::skip]
     const SUB_VERBS: &[(&str, Purpose)] = &[
-        ("跟他说", Purpose::Tell),
-        ("跟她说", Purpose::Tell),
-        ("和他说", Purpose::Tell),
-        ("和她说", Purpose::Tell),
-        ("对他说", Purpose::Tell),
-        ("对她说", Purpose::Tell),
-        ("通知", Purpose::Notify),
-        ("提醒", Purpose::Remind),
-        ("告诉", Purpose::Tell),
-        ("告知", Purpose::Tell),
-        ("转告", Purpose::Relay),
-        ("转达", Purpose::Relay),
-        ("邀请", Purpose::Invite),
-        ("问一下", Purpose::Ask),
-        ("问问", Purpose::Ask),
-        ("询问", Purpose::Ask),
-        ("确认一下", Purpose::Ask),
-        ("确认", Purpose::Ask),
+        ("跟他说", Purpose::Tell), ("跟她说", Purpose::Tell), ("和他说", Purpose::Tell), ("和她说", Purpose::Tell),
+        ("对他说", Purpose::Tell), ("对她说", Purpose::Tell), ("通知", Purpose::Notify), ("提醒", Purpose::Remind),
+        ("告诉", Purpose::Tell), ("告知", Purpose::Tell), ("转告", Purpose::Relay), ("转达", Purpose::Relay),
+        ("邀请", Purpose::Invite), ("问一下", Purpose::Ask), ("问问", Purpose::Ask), ("询问", Purpose::Ask),
+        ("确认一下", Purpose::Ask), ("确认", Purpose::Ask),
     ];
     for (verb, p) in SUB_VERBS {
         if let Some(rest) = s.strip_prefix(verb) {
@@ -461,9 +440,10 @@ fn sub_verb(s: &str, purpose: Purpose) -> (Purpose, &str) {
 }
 
 /// Two-character family names, checked before the single ones.
+#[rustfmt::skip]
 const DOUBLE_SURNAMES: &[&str] = &[
-    "欧阳", "司马", "上官", "诸葛", "东方", "皇甫", "令狐", "慕容", "尉迟", "长孙", "宇文", "司徒", "夏侯", "公孙", "西门",
-    "南宫", "端木", "独孤", "轩辕", "万俟", "呼延", "澹台",
+    "欧阳", "司马", "上官", "诸葛", "东方", "皇甫", "令狐", "慕容", "尉迟", "长孙", "宇文", "司徒", "夏侯", "公孙",
+    "西门", "南宫", "端木", "独孤", "轩辕", "万俟", "呼延", "澹台",
 ];
 
 /// Common family names. Characters that are mostly function words in a task
@@ -471,12 +451,13 @@ const DOUBLE_SURNAMES: &[&str] = &[
 const SURNAMES: &str = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘蒋蔡余杜叶程苏魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付傅方白邹孟熊秦邱江尹薛闫阎段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔汤常温康施文牛樊葛邢安齐易乔伍庞颜倪庄聂章鲁岳翟殷詹申欧耿关兰焦俞左柳甘祝包宁尚符舒阮柯纪梅童凌毕单季裴霍涂成苗谷盛曲翁冉骆蓝路游辛靳管柴蒙鲍华喻祁蒲房滕屈饶解牟艾尤阳穆农司卓古吉缪简车项连芦麦褚娄窦戚岑景党宫费卜冷晏席卫米柏宗瞿桂全佟应臧闵苟邬边卞姬师仇栾隋商刁沙荣巫寇桑郎甄丛仲虞敖巩佘池查麻苑迟邝官封谈匡鞠惠荆乐冀郁胥班储栗燕楚鄢劳谌奚皮粟冼蔺楼闻厉伊仝郜阚权帅屠朴盖练廉禹祖漆巴卿狄宣晋芮薄邸雍辜裘亓邰赫杭况宿逯隆茹诸慕嵇湛宾戎茅";
 
 /// Titles that make a family name into a way to address someone, longest first.
+#[rustfmt::skip]
 const TITLES: &[&str] = &[
-    "董事长", "总经理", "工程师", "副总", "先生", "女士", "小姐", "老师", "经理", "总监", "主任", "主管", "医生", "大夫",
-    "护士", "律师", "会计", "老板", "师傅", "师父", "阿姨", "叔叔", "伯伯", "大爷", "大妈", "大姐", "大哥", "姐姐",
-    "哥哥", "同学", "教授", "博士", "局长", "处长", "科长", "院长", "校长", "所长", "厂长", "部长", "队长", "组长",
-    "班长", "站长", "行长", "店长", "社长", "村长", "镇长", "县长", "市长", "书记", "警官", "老总", "总", "董", "工",
-    "姐", "哥", "叔", "姨", "导",
+    "董事长", "总经理", "工程师", "副总", "先生", "女士", "小姐", "老师", "经理", "总监", "主任", "主管", "医生",
+    "大夫", "护士", "律师", "会计", "老板", "师傅", "师父", "阿姨", "叔叔", "伯伯", "大爷", "大妈", "大姐", "大哥",
+    "姐姐", "哥哥", "同学", "教授", "博士", "局长", "处长", "科长", "院长", "校长", "所长", "厂长", "部长", "队长",
+    "组长", "班长", "站长", "行长", "店长", "社长", "村长", "镇长", "县长", "市长", "书记", "警官", "老总", "总", "董",
+    "工", "姐", "哥", "叔", "姨", "导",
 ];
 
 /// Characters that end a given name: a verb, a particle or a pronoun right
@@ -484,9 +465,8 @@ const TITLES: &[&str] = &[
 const NAME_ENDERS: &str = "的他她您你说讲来去到把在要带交给开打回过别不再改请该能已有和跟让叫前后于将会是都也还就";
 
 /// Words that end a given name: times, adverbs and verbs written after it.
-const NAME_ENDING_WORDS: &[&str] = &[
-    "一下", "一声", "准时", "记得", "按时", "参加", "务必", "尽快", "马上", "及时", "提前", "抓紧", "关于", "明确",
-];
+const NAME_ENDING_WORDS: &[&str] =
+    &["一下", "一声", "准时", "记得", "按时", "参加", "务必", "尽快", "马上", "及时", "提前", "抓紧", "关于", "明确"];
 
 pub(crate) fn surname(s: &str) -> Option<(&str, &str)> {
     if let Some(d) = DOUBLE_SURNAMES.iter().find(|d| s.starts_with(**d)) {
@@ -563,6 +543,7 @@ pub(crate) fn parse_name(s: &str) -> Option<(String, &str)> {
 }
 
 /// Words that say when, checked at the start of a text.
+#[rustfmt::skip]
 const TIME_WORDS: &[&str] = &[
     "大后天", "今天", "明天", "后天", "昨天", "今晚", "明晚", "今早", "明早", "今日", "明日", "今年", "明年", "下周",
     "本周", "这周", "上周", "下星期", "这星期", "下个", "本月", "下月", "周一", "周二", "周三", "周四", "周五", "周六",
@@ -591,25 +572,11 @@ pub(crate) fn starts_with_time(s: &str) -> bool {
 /// Turns a task's third person into the second (`她的快递到了` -> `您的快递到了`,
 /// `让他带上合同` -> `请您带上合同`); the writer's `我` becomes the principal.
 fn second_person(s: &str, principal: Option<&str>) -> String {
+    #[rustfmt::skip]
     const REWRITES: &[(&str, &str)] = &[
-        ("他们", "他们"),
-        ("她们", "她们"),
-        ("你们", "你们"),
-        ("我们", "我们"),
-        ("其他", "其他"),
-        ("其她", "其她"),
-        ("自我", "自我"),
-        ("让他", "请您"),
-        ("让她", "请您"),
-        ("叫他", "请您"),
-        ("叫她", "请您"),
-        ("请他", "请您"),
-        ("请她", "请您"),
-        ("要他", "请您"),
-        ("要她", "请您"),
-        ("他", "您"),
-        ("她", "您"),
-        ("你", "您"),
+        ("他们", "他们"), ("她们", "她们"), ("你们", "你们"), ("我们", "我们"), ("其他", "其他"), ("其她", "其她"),
+        ("自我", "自我"), ("让他", "请您"), ("让她", "请您"), ("叫他", "请您"), ("叫她", "请您"), ("请他", "请您"),
+        ("请她", "请您"), ("要他", "请您"), ("要她", "请您"), ("他", "您"), ("她", "您"), ("你", "您"),
     ];
     let me = principal.unwrap_or("委托人");
     let mut out = String::with_capacity(s.len() + 8);
@@ -702,7 +669,12 @@ mod tests {
 
     #[test]
     fn principal_introduced_by_writer() {
-        check("我是阳光物业的，通知业主王先生明天上午8点到12点停水", Some("王先生"), Some("阳光物业"), "明天上午8点到12点停水");
+        check(
+            "我是阳光物业的，通知业主王先生明天上午8点到12点停水",
+            Some("王先生"),
+            Some("阳光物业"),
+            "明天上午8点到12点停水",
+        );
     }
 
     #[test]
@@ -735,7 +707,8 @@ mod tests {
 
     #[test]
     fn safety_preamble_is_skipped() {
-        let task = "必须遵守以下电话安全规则：\n1. 先确认对方身份。\n2. 不得索要验证码。\n\n本次任务：通知张总明天上午9点开会";
+        let task =
+            "必须遵守以下电话安全规则：\n1. 先确认对方身份。\n2. 不得索要验证码。\n\n本次任务：通知张总明天上午9点开会";
         let b = brief(task);
         assert_eq!(b.task, "通知张总明天上午9点开会");
         check(task, Some("张总"), None, "明天上午9点开会");

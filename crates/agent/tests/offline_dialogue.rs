@@ -124,7 +124,8 @@ async fn delivery_without_a_name_or_principal() {
 
 #[tokio::test]
 async fn the_wrong_person_hears_no_hint_of_the_content() {
-    for answer in ["不是，你打错了。", "打错了", "没有这个人", "我不是张总", "我姓李", "我是李总", "不认识什么张总"] {
+    for answer in ["不是，你打错了。", "打错了", "没有这个人", "我不是张总", "我姓李", "我是李总", "不认识什么张总"]
+    {
         let (mut call, _) = Call::open(MEETING).await;
         let bye = call.user(answer).await;
         assert_ends(&bye, Outcome::WrongPerson);
@@ -135,12 +136,9 @@ async fn the_wrong_person_hears_no_hint_of_the_content() {
 
 #[tokio::test]
 async fn someone_answering_for_the_callee_is_told_nothing() {
-    for answer in [
-        "他不在，我是他秘书",
-        "我是张总的司机，你跟我说就行",
-        "你把内容告诉我，我帮他转告",
-        "她出去了，有什么事跟我说",
-    ] {
+    for answer in
+        ["他不在，我是他秘书", "我是张总的司机，你跟我说就行", "你把内容告诉我，我帮他转告", "她出去了，有什么事跟我说"]
+    {
         let (mut call, _) = Call::open(MEETING).await;
         let bye = call.user(answer).await;
         assert_ends(&bye, Outcome::WrongPerson);
@@ -222,6 +220,53 @@ async fn a_when_question_is_answered_from_the_content() {
 }
 
 #[tokio::test]
+async fn a_time_said_back_is_confirmed() {
+    let (mut call, _) = Call::open(MEETING).await;
+    call.user("是我").await;
+    for echo in ["9点？", "你说的是明天上午吗"] {
+        let reply = call.user(echo).await;
+        assert_goes_on(&reply);
+        assert_eq!(reply.text, "对，明天上午9点开会。您看可以吗？");
+    }
+}
+
+#[tokio::test]
+async fn asking_whom_it_wants_names_only_the_callee() {
+    let (mut call, _) = Call::open(MEETING).await;
+    let reply = call.user("你好，请问你找谁").await;
+    assert_goes_on(&reply);
+    assert_eq!(reply.text, "我找张总，请问您是张总本人吗？");
+    let reply = call.user("哪个张总？").await;
+    assert_goes_on(&reply);
+    assert_no_hint(&call, MEETING_HINTS);
+}
+
+#[tokio::test]
+async fn the_callee_speaking_first_gets_the_opening() {
+    let engine = OfflineEngine::new();
+    let req = ChatRequest { task: MEETING.to_owned(), history: vec![Turn::User("喂，你好".into())] };
+    let events: Vec<_> = engine.chat(req).await.expect("chat").map(|e| e.expect("event")).collect().await;
+    let text: String =
+        events.iter().filter_map(|e| if let LlmEvent::Text(t) = e { Some(t.as_str()) } else { None }).collect();
+    assert_eq!(text, "喂，您好，我是王经理的 AI 助理，请问是张总吗？");
+
+    // The opening cut off before "AI": an unclear answer gets it again, uncounted.
+    let (mut call, _) = Call::open(MEETING).await;
+    call.cut("喂，您好，");
+    let again = call.user("喂？你好").await;
+    assert!(again.text.contains("AI"), "{again:?}");
+    assert_goes_on(&call.user("你好").await);
+}
+
+#[tokio::test]
+async fn a_task_with_only_a_name_says_who_wanted_contact_and_ends() {
+    let (mut call, _) = Call::open("王经理让我给张总打个电话").await;
+    let bye = call.user("是我").await;
+    assert_ends(&bye, Outcome::Delivered);
+    assert!(bye.text.contains("王经理让我跟您联系一下"), "{bye:?}");
+}
+
+#[tokio::test]
 async fn busy_callee_gets_a_callback_at_their_time() {
     let (mut call, _) = Call::open(MEETING).await;
     let bye = call.user("我在开会，你下午三点再打吧").await;
@@ -243,7 +288,9 @@ async fn busy_callee_gets_a_callback_at_their_time() {
 
 #[tokio::test]
 async fn do_not_call_opts_out_in_any_phase() {
-    for (yes_first, answer) in [(false, "别再打了"), (false, "不需要"), (true, "以后不要给我打电话了"), (true, "你们这是骚扰")] {
+    for (yes_first, answer) in
+        [(false, "别再打了"), (false, "不需要"), (true, "以后不要给我打电话了"), (true, "你们这是骚扰"), (true, "别再给我打电话了。")]
+    {
         let (mut call, _) = Call::open(MEETING).await;
         if yes_first {
             call.user("是我").await;
@@ -423,17 +470,17 @@ async fn collect(engine: &OfflineEngine, history: Vec<Turn>) -> Vec<LlmEvent> {
 #[tokio::test]
 async fn replies_are_deterministic_and_streamed_by_clause() {
     let engine = OfflineEngine::new();
-    let history = vec![Turn::Assistant("喂，您好，我是王经理的 AI 助理，请问是张总吗？".into()), Turn::User("是我".into())];
+    let history =
+        vec![Turn::Assistant("喂，您好，我是王经理的 AI 助理，请问是张总吗？".into()), Turn::User("是我".into())];
     let first = collect(&engine, history.clone()).await;
     assert_eq!(first, collect(&engine, history).await);
-    let texts: Vec<_> = first.iter().filter_map(|e| if let LlmEvent::Text(t) = e { Some(t.as_str()) } else { None }).collect();
+    let texts: Vec<_> =
+        first.iter().filter_map(|e| if let LlmEvent::Text(t) = e { Some(t.as_str()) } else { None }).collect();
     assert_eq!(texts, ["张总您好，", "王经理让我通知您，", "明天上午9点开会。", "您看可以吗？"]);
     assert!(!first.iter().any(|e| matches!(e, LlmEvent::HangUp { .. })));
 
-    let history = vec![
-        Turn::Assistant("喂，您好，我是王经理的 AI 助理，请问是张总吗？".into()),
-        Turn::User("不是".into()),
-    ];
+    let history =
+        vec![Turn::Assistant("喂，您好，我是王经理的 AI 助理，请问是张总吗？".into()), Turn::User("不是".into())];
     let events = collect(&engine, history).await;
     assert_eq!(events.last(), Some(&LlmEvent::HangUp { outcome: Some(Outcome::WrongPerson) }));
 }
@@ -528,4 +575,3 @@ proptest! {
         prop_assert!(!ended || history.len() <= MAX_TURNS + 2);
     }
 }
-

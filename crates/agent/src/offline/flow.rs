@@ -194,7 +194,8 @@ impl<'a> Dialogue<'a> {
             return self.unclear_identity();
         }
         if self.asked == Asked::CanYouHear && heard.can_hear() && identity != Identity::ItIsMe {
-            let text = if self.disclosed { format!("好的，{}", lines::identity_question(b)) } else { lines::opening(b) };
+            let text =
+                if self.disclosed { format!("好的，{}", lines::identity_question(b)) } else { lines::opening(b) };
             return self.ask(text, Asked::Identity);
         }
         let asks_whom = heard.asks_whom();
@@ -214,13 +215,16 @@ impl<'a> Dialogue<'a> {
 
     fn unclear_identity(&mut self) -> Line {
         let b = self.brief;
+        // Before the opening reached them (they spoke first, or cut it off
+        // before "AI"), an unclear answer answers nothing: open again.
+        if !self.disclosed {
+            return self.ask(lines::opening(b), Asked::Identity);
+        }
         self.unclear += 1;
         if self.unclear > MAX_UNCLEAR {
             return self.end(lines::bye_unconfirmed(b), Outcome::NoConfirmation);
         }
-        // If the first line was cut before it said "AI", say it now.
-        let text = if self.disclosed { lines::ask_identity_again(b) } else { lines::opening(b) };
-        self.ask(text, Asked::Identity)
+        self.ask(lines::ask_identity_again(b), Asked::Identity)
     }
 
     /// Confirmed, but the content was cut off or not said yet: say it.

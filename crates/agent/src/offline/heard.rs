@@ -67,7 +67,8 @@ impl Heard {
 
     pub(super) fn opts_out(&self) -> bool {
         let core = self.core.strip_prefix('我').unwrap_or(&self.core);
-        let no_need = core.strip_prefix("不需要").is_some_and(|rest| ["", "了", "谢谢", "了谢谢", "谢了"].contains(&rest));
+        let no_need =
+            core.strip_prefix("不需要").is_some_and(|rest| ["", "了", "谢谢", "了谢谢", "谢了"].contains(&rest));
         no_need || self.has(OPT_OUT)
     }
 
@@ -283,7 +284,13 @@ fn time_atom(s: &str) -> Option<(String, usize)> {
         }
     }
     // 半个小时 / 十分钟 / 两个小时以后: a delay, said with 后.
-    let amount = if n > 0 { n } else if s.starts_with('半') { '半'.len_utf8() } else { 0 };
+    let amount = if n > 0 {
+        n
+    } else if s.starts_with('半') {
+        '半'.len_utf8()
+    } else {
+        0
+    };
     if amount > 0 {
         let after = &s[amount..];
         let after_ge = after.strip_prefix('个').unwrap_or(after);
@@ -346,7 +353,8 @@ mod tests {
 
     #[test]
     fn repeat_requests() {
-        for s in ["啊？", "什么？", "喂？", "你说什么", "没听清", "再说一遍", "没听明白", "嗯?"] {
+        for s in ["啊？", "什么？", "喂？", "你说什么", "没听清", "再说一遍", "没听明白", "嗯?"]
+        {
             assert!(Heard::new(s).asks_repeat(), "{s}");
         }
         for s in ["什么事", "你说", "好的", "是我，什么事啊"] {
@@ -373,7 +381,8 @@ mod tests {
 
     #[test]
     fn opt_outs() {
-        for s in ["别再打了", "不需要", "不需要了，谢谢", "以后不要给我打电话", "骚扰电话吧"] {
+        for s in ["别再打了", "不需要", "不需要了，谢谢", "以后不要给我打电话", "骚扰电话吧"]
+        {
             assert!(Heard::new(s).opts_out(), "{s}");
         }
         assert!(!Heard::new("不需要带什么东西吧").opts_out());
