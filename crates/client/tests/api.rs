@@ -108,6 +108,7 @@ fn record(call_id: &str, status: &str, done: bool) -> CallRecord {
         model_engine: "offline".into(),
         voice_id: "zh-female-1".into(),
         campaign: None,
+        media: None,
     }
 }
 

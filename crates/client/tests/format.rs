@@ -39,6 +39,7 @@ fn record() -> CallRecord {
         model_engine: "offline".into(),
         voice_id: "zh-female-1".into(),
         campaign: None,
+        media: None,
     }
 }
 

@@ -143,6 +143,9 @@ pub struct CallRecord {
     /// Attribution from `X-Campaign`.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub campaign: Option<String>,
+    /// The carrier's media counters (packets, loss, jitter), when it has media.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub media: Option<serde_json::Value>,
 }
 
 /// `search_callinfo` answer: the record at the top level with `success`.
@@ -289,7 +292,7 @@ mod tests {
             call_id: "x".into(), phones: "13800138000".into(), user_requirement: "t".into(), status: "in_progress".into(),
             duration_seconds: None, cost: 0.0, billed: false, created_at: "2026-01-01T00:00:00Z".into(), answered_at: None,
             ended_at: None, call_content: vec![], provider_response: None, hangup_by: None, end_reason: None, outcome: None,
-            model_engine: "offline".into(), voice_id: "v".into(), campaign: None,
+            model_engine: "offline".into(), voice_id: "v".into(), campaign: None, media: None,
         };
         let s = serde_json::to_string(&CallRecordResponse { success: true, record: rec }).unwrap();
         assert!(!s.contains("duration_seconds"), "{s}");

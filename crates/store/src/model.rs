@@ -148,6 +148,8 @@ pub struct CallRow {
     pub outcome: Option<Outcome>,
     /// The carrier's words.
     pub provider_response: Option<String>,
+    /// The carrier's media counters, as JSON.
+    pub media_stats: Option<String>,
 }
 
 /// A transcript line.
@@ -195,6 +197,8 @@ pub struct FinishCall {
     pub connected_ms: i64,
     /// The carrier's words.
     pub provider_response: Option<String>,
+    /// The carrier's media counters, as JSON.
+    pub media_stats: Option<String>,
     /// Now.
     pub now_ms: i64,
 }

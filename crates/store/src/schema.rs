@@ -1,9 +1,16 @@
-//! The schema. The same statements run on SQLite and PostgreSQL: only
-//! portable types (TEXT, BIGINT, INTEGER), times as unix milliseconds and
-//! booleans as 0/1, so one SQL implementation serves both.
+//! The schema, as numbered migrations. The same statements run on SQLite
+//! and PostgreSQL: only portable types (TEXT, BIGINT, INTEGER), times as
+//! unix milliseconds and booleans as 0/1, so one SQL implementation serves
+//! both. A migration, once released, is never edited: add the next one.
 
-/// Statements creating the schema; each is idempotent.
-pub(crate) const SCHEMA: &[&str] = &[
+/// Migrations in order; version N is `MIGRATIONS[N - 1]`.
+pub(crate) const MIGRATIONS: &[&[&str]] = &[V1, V2];
+
+/// Version 2: the carrier's media counters (JSON) on the call record.
+const V2: &[&str] = &["ALTER TABLE calls ADD COLUMN media_stats TEXT"];
+
+/// Version 1: accounts, keys, calls, transcript, ledger, idempotency.
+const V1: &[&str] = &[
     "CREATE TABLE IF NOT EXISTS accounts (
         id TEXT PRIMARY KEY,
         name TEXT NOT NULL UNIQUE,

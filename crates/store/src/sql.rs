@@ -18,7 +18,7 @@ use waihu_core::{CallStatus, EndReason, Fen, HangupSide, Outcome, Role, Tariff, 
 
 use crate::keys::{generate_api_key, hash_api_key};
 use crate::model::*;
-use crate::schema::SCHEMA;
+use crate::schema::MIGRATIONS;
 use crate::{Result, Store, StoreError};
 
 /// The SQL store. Cheap to clone.
@@ -31,7 +31,7 @@ pub struct SqlStore {
 
 const CALL_COLUMNS: &str = "id, account_id, phone, requirement, status, model_engine, voice_id, volume, speed, emotion, \
     campaign, reserved_fen, rate_fen, created_at, dialed_at, answered_at, ended_at, duration_seconds, cost_fen, billed, \
-    hangup_by, end_reason, outcome, provider_response";
+    hangup_by, end_reason, outcome, provider_response, media_stats";
 
 impl SqlStore {
     /// Opens (and creates) the database at `url`: `sqlite://path/to/file.db`
@@ -61,10 +61,36 @@ impl SqlStore {
             });
         let pool = opts.connect(&url).await?;
         let store = SqlStore { pool, sqlite, write_lock: Default::default() };
-        for stmt in SCHEMA {
-            store.pool.execute(*stmt).await?;
-        }
+        store.migrate().await?;
         Ok(store)
+    }
+
+    /// Applies the migrations this database has not seen, each in its own
+    /// transaction with its version number, so a crash mid-way redoes only
+    /// the unfinished one.
+    async fn migrate(&self) -> Result<()> {
+        let _g = self.lock().await;
+        self.pool.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)").await?;
+        let row = sqlx::query("SELECT COALESCE(MAX(version), 0) AS v FROM schema_migrations").fetch_one(&self.pool).await?;
+        let current: i64 = row.try_get("v")?;
+        for (i, statements) in MIGRATIONS.iter().enumerate() {
+            let version = i as i64 + 1;
+            if version <= current {
+                continue;
+            }
+            let mut tx = self.pool.begin().await?;
+            for stmt in *statements {
+                tx.execute(*stmt).await?;
+            }
+            sqlx::query("INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)")
+                .bind(version)
+                .bind(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0))
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            tracing::info!(version, "database migrated");
+        }
+        Ok(())
     }
 
     /// Opens the SQLite database in a data directory.
@@ -134,6 +160,7 @@ fn call_from(row: &AnyRow) -> Result<CallRow> {
         end_reason: parse(row.try_get("end_reason")?, EndReason::parse, "end_reason")?,
         outcome: parse(row.try_get("outcome")?, Outcome::parse, "outcome")?,
         provider_response: row.try_get("provider_response")?,
+        media_stats: row.try_get("media_stats")?,
     })
 }
 
@@ -472,7 +499,7 @@ impl Store for SqlStore {
         let duration = (fin.connected_ms.max(0) + 999) / 1000;
         let updated = sqlx::query(
             "UPDATE calls SET status = $1, ended_at = $2, duration_seconds = $3, cost_fen = $4, billed = $5, hangup_by = $6, \
-             end_reason = $7, outcome = $8, provider_response = $9, reserved_fen = 0 WHERE id = $10 AND ended_at IS NULL",
+             end_reason = $7, outcome = $8, provider_response = $9, media_stats = $10, reserved_fen = 0 WHERE id = $11 AND ended_at IS NULL",
         )
         .bind(fin.status.as_str())
         .bind(fin.now_ms)
@@ -483,6 +510,7 @@ impl Store for SqlStore {
         .bind(fin.reason.as_str())
         .bind(fin.outcome.map(|o| o.as_str()))
         .bind(&fin.provider_response)
+        .bind(&fin.media_stats)
         .bind(&fin.call_id)
         .execute(&mut *tx)
         .await?;
@@ -538,6 +566,7 @@ impl Store for SqlStore {
                 outcome: Some(if answered.is_some() { Outcome::CutOff } else { Outcome::NotConnected }),
                 connected_ms,
                 provider_response: Some("call lost: the server stopped while it was live".into()),
+                media_stats: None,
                 now_ms,
             })
             .await?;

@@ -106,6 +106,8 @@ struct Session {
     provider_response: Option<String>,
     /// When the callee's last utterance ended, for turn latency.
     heard_at: Option<Instant>,
+    /// The carrier's media counters (JSON), when its leg carries media.
+    media_stats: Option<String>,
 }
 
 fn now() -> Instant {
@@ -148,6 +150,7 @@ pub(crate) async fn run_call(deps: Arc<SessionDeps>, call: CallRow, mut control:
         outcome: None,
         provider_response: None,
         heard_at: None,
+        media_stats: None,
     };
     // Claim the call: it may have been cancelled while it waited in the queue.
     match s.deps.store.set_status(&s.call.id, CallStatus::Dialing, wall_ms()).await {
@@ -460,6 +463,7 @@ impl Session {
             outcome: Some(outcome),
             connected_ms: f.connected.as_millis() as i64,
             provider_response: self.provider_response.clone(),
+            media_stats: self.media_stats.clone(),
             now_ms: wall_ms(),
         };
         // The record must not be lost: retry a failing database for a while.
