@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::{mpsc, Mutex, Notify};
+use tracing::Instrument;
 use waihu_core::{CallEvent, CallStatus, EndReason, HangupSide, Outcome};
 use waihu_store::{CallRow, FinishCall, StoreError};
 
@@ -75,7 +76,14 @@ impl Dispatcher {
     }
 
     async fn dispatch_once(self: &Arc<Self>) -> Result<(), StoreError> {
-        let queued = self.deps.store.queued_calls((self.max_total * 2 + 64) as u32).await?;
+        let saturated: Vec<String> = {
+            let state = self.state.lock().await;
+            if state.running.len() >= self.max_total {
+                return Ok(());
+            }
+            state.per_account.iter().filter(|(_, n)| **n >= self.max_per_account).map(|(a, _)| a.clone()).collect()
+        };
+        let queued = self.deps.store.queued_calls((self.max_total * 2 + 64) as u32, &saturated).await?;
         let mut state = self.state.lock().await;
         let mut waiting = 0i64;
         for call in queued {
@@ -91,11 +99,16 @@ impl Dispatcher {
             *state.per_account.entry(call.account_id.clone()).or_default() += 1;
             state.running.insert(call.id.clone(), Running { account_id: call.account_id.clone(), control: tx });
             let me = self.clone();
-            tokio::spawn(async move {
-                let id = call.id.clone();
-                run_call(me.deps.clone(), call, rx).await;
-                me.release(&id).await;
-            });
+            // Every log line of the call carries its id (never the number).
+            let span = tracing::info_span!("call", call_id = %call.id);
+            tokio::spawn(
+                async move {
+                    let id = call.id.clone();
+                    run_call(me.deps.clone(), call, rx).await;
+                    me.release(&id).await;
+                }
+                .instrument(span),
+            );
         }
         self.deps.metrics.calls_queued.set(waiting);
         Ok(())

@@ -265,3 +265,50 @@ async fn a_batch_makes_one_call_per_number_in_order() {
     assert_eq!((a["status"].as_str(), b["status"].as_str()), (Some("completed"), Some("completed")));
     s.stop().await;
 }
+
+#[tokio::test]
+async fn one_accounts_backlog_never_starves_another_account() {
+    let s = start_with_balance(Fen(100_000), |c| {
+        c.calls.max_concurrent = 2;
+        c.calls.max_concurrent_per_account = 1;
+        c.calls.no_answer_seconds = 20;
+        c.carrier.sim.default_persona = "no_answer".into();
+    })
+    .await;
+    // Account A: a backlog longer than the dispatcher reads in one pass.
+    let phones: Vec<String> = (0..90).map(|i| format!("1370000{i:04}")).collect();
+    let (status, body) = s.post("/api/v1/callinfo/initiate_call", serde_json::json!({"phones": phones.join(","), "user_requirement": TASK})).await;
+    assert_eq!(status, 200, "{body}");
+    // Account B arrives after it.
+    let b = s.store.create_account("b", Fen(1000), 0).await.unwrap();
+    let b_key = s.store.create_key(&b.id, 0).await.unwrap();
+    let r = s
+        .http
+        .post(format!("{}/api/v1/callinfo/initiate_call", s.base))
+        .header("X-API-Key", &b_key)
+        .json(&serde_json::json!({"phones": "13800138000", "user_requirement": TASK}))
+        .send()
+        .await
+        .unwrap();
+    let id = r.json::<serde_json::Value>().await.unwrap()["call_ids"][0].as_str().unwrap().to_owned();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let r = s
+            .http
+            .post(format!("{}/api/v1/callinfo/search_callinfo", s.base))
+            .header("X-API-Key", &b_key)
+            .json(&serde_json::json!({"call_id": id}))
+            .send()
+            .await
+            .unwrap()
+            .json::<serde_json::Value>()
+            .await
+            .unwrap();
+        if r["status"] != "queued" {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "B's call is stuck behind A's backlog");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    s.stop().await;
+}

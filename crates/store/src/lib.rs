@@ -97,8 +97,10 @@ pub trait Store: Send + Sync + 'static {
     /// Ends a call: final fields, charge, release of the reservation and the
     /// ledger entry in one transaction. Idempotent: a second call is ignored.
     async fn finish_call(&self, fin: &FinishCall) -> Result<()>;
-    /// Queued calls, oldest first, for the dispatcher.
-    async fn queued_calls(&self, limit: u32) -> Result<Vec<CallRow>>;
+    /// Queued calls, oldest first, for the dispatcher, skipping the accounts
+    /// in `skip_accounts` (those already at their concurrency limit), so one
+    /// account's backlog never hides another account's calls.
+    async fn queued_calls(&self, limit: u32, skip_accounts: &[String]) -> Result<Vec<CallRow>>;
     /// At start: ends calls left live by a previous process as `failed`
     /// (`server_restart`), charging only connected time, and returns them.
     async fn recover_interrupted(&self, now_ms: i64) -> Result<Vec<String>>;

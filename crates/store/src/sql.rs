@@ -535,11 +535,19 @@ impl Store for SqlStore {
         Ok(())
     }
 
-    async fn queued_calls(&self, limit: u32) -> Result<Vec<CallRow>> {
-        let rows = sqlx::query(&format!("SELECT {CALL_COLUMNS} FROM calls WHERE status = 'queued' ORDER BY created_at, id LIMIT $1"))
-            .bind(i64::from(limit))
-            .fetch_all(&self.pool)
-            .await?;
+    async fn queued_calls(&self, limit: u32, skip_accounts: &[String]) -> Result<Vec<CallRow>> {
+        let skip = if skip_accounts.is_empty() {
+            String::new()
+        } else {
+            let marks: Vec<String> = (0..skip_accounts.len()).map(|i| format!("${}", i + 2)).collect();
+            format!(" AND account_id NOT IN ({})", marks.join(", "))
+        };
+        let sql = format!("SELECT {CALL_COLUMNS} FROM calls WHERE status = 'queued'{skip} ORDER BY created_at, id LIMIT $1");
+        let mut q = sqlx::query(&sql).bind(i64::from(limit));
+        for a in skip_accounts {
+            q = q.bind(a.clone());
+        }
+        let rows = q.fetch_all(&self.pool).await?;
         rows.iter().map(call_from).collect()
     }
 

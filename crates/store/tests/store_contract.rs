@@ -115,8 +115,9 @@ async fn calls_reserve_a_minute_each_and_refuse_what_the_balance_cannot_pay(s: S
         Err(StoreError::InsufficientBalance { available, needed }) => assert_eq!((available, needed), (Fen(10), Fen(30))),
         other => panic!("{other:?}"),
     }
-    let queued = s.queued_calls(10).await.unwrap();
+    let queued = s.queued_calls(10, &[]).await.unwrap();
     assert_eq!(queued.len(), 3);
+    assert!(s.queued_calls(10, &[a.id.clone()]).await.unwrap().is_empty(), "a saturated account is skipped");
     assert_eq!(queued[0].status, CallStatus::Queued);
     assert_eq!(queued[0].campaign.as_deref(), Some("spring"));
 }
@@ -126,7 +127,7 @@ async fn idempotency_key_replays_the_first_answer_and_refuses_a_different_body(s
     assert_eq!(s.create_calls(create(&a.id, &["13800138000"], Some(("key-12345", "h1")))).await.unwrap(), CreateOutcome::Created);
     let again = s.create_calls(create(&a.id, &["13800138000"], Some(("key-12345", "h1")))).await.unwrap();
     assert_eq!(again, CreateOutcome::Replayed(r#"{"success":true}"#.into()));
-    assert_eq!(s.queued_calls(10).await.unwrap().len(), 1, "the retry did not create a second call");
+    assert_eq!(s.queued_calls(10, &[]).await.unwrap().len(), 1, "the retry did not create a second call");
     assert!(matches!(s.create_calls(create(&a.id, &["13900139000"], Some(("key-12345", "h2")))).await, Err(StoreError::IdempotencyMismatch(_))));
     let b = s.create_account("other", Fen(1000), 5).await.unwrap();
     assert_eq!(s.create_calls(create(&b.id, &["13800138000"], Some(("key-12345", "h1")))).await.unwrap(), CreateOutcome::Created, "keys are per account");

@@ -83,7 +83,7 @@ pub(crate) async fn hang_up(State(st): State<AppState>, Authed(account): Authed,
 }
 
 pub(crate) async fn healthz(State(st): State<AppState>) -> Result<Response, ApiError> {
-    st.store.queued_calls(1).await?;
+    st.store.queued_calls(1, &[]).await?;
     let active = st.dispatcher.active().await;
     Ok(json_response(StatusCode::OK, &serde_json::json!({"success": true, "status": "ok", "active_calls": active, "version": env!("CARGO_PKG_VERSION")})))
 }
