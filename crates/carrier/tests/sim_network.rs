@@ -169,6 +169,7 @@ async fn converse(carrier: &SimCarrier, number: &str, barge_in: bool) -> Call {
                     Some(("喂，您好，能听到吗？", false))
                 }
             }
+            LegEvent::Media(_) => None,
             LegEvent::Ended { end, provider_response } => return Call { transcript, end, provider_response },
         };
         if let Some((line, then_hang_up)) = reply {

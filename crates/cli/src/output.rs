@@ -26,7 +26,8 @@ pub(crate) fn print_raw(text: &str) {
 /// Logs go to stderr. `WAIHU_LOG` takes an env-filter (`debug`,
 /// `waihu_server=debug`); client commands default to warnings only.
 pub(crate) fn init_logging(quiet: bool) {
-    let default = if quiet { "warn" } else { "info,sqlx=warn" };
+    // rsipstack logs every SIP message at INFO: too much for a call server's log.
+    let default = if quiet { "warn" } else { "info,sqlx=warn,rsipstack=warn" };
     let filter = tracing_subscriber::EnvFilter::try_from_env("WAIHU_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     use std::io::IsTerminal;
     let _ = tracing_subscriber::fmt()

@@ -123,15 +123,17 @@ impl Default for CallsConfig {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct CarrierConfig {
-    /// `sim` (the simulated network, the default).
+    /// `sim` (the simulated network, the default) or `sip` (a SIP trunk).
     pub kind: String,
     /// The simulated network.
     pub sim: waihu_carrier::sim::SimConfig,
+    /// The SIP trunk, used when `kind = "sip"`.
+    pub sip: waihu_carrier::sip::SipConfig,
 }
 
 impl Default for CarrierConfig {
     fn default() -> Self {
-        CarrierConfig { kind: "sim".into(), sim: Default::default() }
+        CarrierConfig { kind: "sim".into(), sim: Default::default(), sip: Default::default() }
     }
 }
 
@@ -256,10 +258,11 @@ impl Config {
         if c.max_concurrent == 0 || c.max_concurrent_per_account == 0 || c.max_phones_per_request == 0 {
             return Err("calls: limits must be at least 1".into());
         }
-        if self.carrier.kind != "sim" {
-            return Err(format!("carrier.kind {:?} is not available in this build (available: sim)", self.carrier.kind));
+        match self.carrier.kind.as_str() {
+            "sim" => self.carrier.sim.validate().map_err(|e| format!("carrier.sim: {e}"))?,
+            "sip" => self.carrier.sip.validate()?,
+            other => return Err(format!("carrier.kind {other:?} is not available (available: sim, sip)")),
         }
-        self.carrier.sim.validate().map_err(|e| format!("carrier.sim: {e}"))?;
         let mut ids = vec!["offline".to_owned()];
         for e in &self.dialogue.openai {
             if ids.contains(&e.id) {
@@ -340,6 +343,16 @@ mod tests {
         assert!(e.contains("rate_per_minute"), "{e}");
         let e = Config::load(None, &env(&[("WAIHU_DIALOGUE__DEFAULT_ENGINE", "gpt")])).unwrap_err().to_string();
         assert!(e.contains("gpt"), "{e}");
+    }
+
+    #[test]
+    fn the_sip_carrier_is_chosen_and_validated_by_kind() {
+        let c = Config::load(None, &env(&[("WAIHU_CARRIER__KIND", "sip"), ("WAIHU_CARRIER__SIP__HOST", "10.0.0.5")])).unwrap();
+        assert_eq!(c.carrier.sip.host, "10.0.0.5");
+        let e = Config::load(None, &env(&[("WAIHU_CARRIER__KIND", "sip"), ("WAIHU_CARRIER__SIP__CODECS", "[]")])).unwrap_err().to_string();
+        assert!(e.contains("[carrier.sip] codecs"), "{e}");
+        let e = Config::load(None, &env(&[("WAIHU_CARRIER__KIND", "pstn")])).unwrap_err().to_string();
+        assert!(e.contains("sim, sip"), "{e}");
     }
 
     #[test]

@@ -21,6 +21,7 @@ use waihu_agent::offline::OfflineEngine;
 use waihu_agent::openai::{OpenAiConfig, OpenAiEngine};
 use waihu_agent::{EngineRegistry, Llm};
 use waihu_carrier::sim::SimCarrier;
+use waihu_carrier::sip::SipCarrier;
 use waihu_carrier::Carrier;
 use waihu_core::lifecycle::LifecycleConfig;
 use waihu_core::wire::VoiceInfo;
@@ -90,6 +91,15 @@ pub fn engines(cfg: &Config) -> Result<EngineRegistry, StartError> {
     EngineRegistry::new(list, cfg.dialogue.default_engine.clone()).map_err(StartError::Config)
 }
 
+/// The phone network the configuration names: the simulator, or a SIP
+/// trunk (its socket bound and, if configured, registered).
+pub async fn carrier(cfg: &Config) -> Result<Arc<dyn Carrier>, StartError> {
+    Ok(match cfg.carrier.kind.as_str() {
+        "sip" => Arc::new(SipCarrier::start(cfg.carrier.sip.clone()).await.map_err(StartError::Config)?),
+        _ => Arc::new(SimCarrier::new(cfg.carrier.sim.clone()).map_err(StartError::Config)?),
+    })
+}
+
 fn read_secret(env: Option<&str>, file: Option<&std::path::Path>) -> Result<Option<String>, String> {
     if let Some(var) = env {
         return match std::env::var(var) {
@@ -117,7 +127,7 @@ impl Server {
         if !recovered.is_empty() {
             tracing::warn!(calls = recovered.len(), "ended calls left live by a previous run as failed (server_restart)");
         }
-        let carrier: Arc<dyn Carrier> = Arc::new(SimCarrier::new(cfg.carrier.sim.clone()).map_err(StartError::Config)?);
+        let carrier = carrier(cfg).await?;
         let engines = engines(cfg)?;
         let metrics = Arc::new(Metrics::default());
         let bus: Arc<dyn EventBus> = Arc::new(InProcessBus::default());

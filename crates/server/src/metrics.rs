@@ -29,6 +29,10 @@ pub struct Metrics {
     pub(crate) api_responses: Family<ApiLabel, Counter>,
     pub(crate) sse_subscribers: Gauge,
     pub(crate) lines_published: Counter,
+    rtp_packets_sent: Counter,
+    rtp_packets_received: Counter,
+    rtp_packets_lost: Counter,
+    rtp_jitter: Histogram,
 }
 
 impl Default for Metrics {
@@ -50,11 +54,42 @@ impl Default for Metrics {
         registry.register("sse_subscribers", "Live transcript streams open now", sse_subscribers.clone());
         let lines_published = Counter::default();
         registry.register("transcript_lines", "Transcript lines stored and published", lines_published.clone());
-        Metrics { registry, calls_finished, calls_active, calls_queued, turn_latency, api_responses, sse_subscribers, lines_published }
+        let rtp_packets_sent = Counter::default();
+        registry.register("rtp_packets_sent", "RTP packets sent to far ends", rtp_packets_sent.clone());
+        let rtp_packets_received = Counter::default();
+        registry.register("rtp_packets_received", "RTP packets received from far ends", rtp_packets_received.clone());
+        let rtp_packets_lost = Counter::default();
+        registry.register("rtp_packets_lost", "RTP packets far ends sent that never arrived", rtp_packets_lost.clone());
+        let rtp_jitter = Histogram::new([1.0, 2.0, 5.0, 10.0, 20.0, 40.0, 80.0, 160.0].into_iter());
+        registry.register("rtp_jitter_ms", "RFC 3550 interarrival jitter per call at its end, ms", rtp_jitter.clone());
+        Metrics {
+            registry,
+            calls_finished,
+            calls_active,
+            calls_queued,
+            turn_latency,
+            api_responses,
+            sse_subscribers,
+            lines_published,
+            rtp_packets_sent,
+            rtp_packets_received,
+            rtp_packets_lost,
+            rtp_jitter,
+        }
     }
 }
 
 impl Metrics {
+    /// Adds one call's RTP counters.
+    pub(crate) fn observe_media(&self, r: &waihu_carrier::MediaReport) {
+        self.rtp_packets_sent.inc_by(r.packets_sent);
+        self.rtp_packets_received.inc_by(r.packets_received);
+        self.rtp_packets_lost.inc_by(r.packets_lost);
+        if r.packets_received > 0 {
+            self.rtp_jitter.observe(r.jitter_ms);
+        }
+    }
+
     /// The text exposition format.
     pub fn render(&self) -> String {
         let mut out = String::new();

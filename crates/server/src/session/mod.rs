@@ -120,10 +120,6 @@ fn wall_ms() -> i64 {
 
 /// Runs one call from queued to its final record.
 pub(crate) async fn run_call(deps: Arc<SessionDeps>, call: CallRow, mut control: mpsc::Receiver<Control>) {
-    let call_id = call.id.clone();
-    let span = tracing::info_span!("call", call_id = %call_id);
-    let _enter = span.enter();
-    drop(_enter);
     let engine = deps.engines.get(Some(&call.model_engine)).or_else(|| deps.engines.get(None));
     let Some(engine) = engine else {
         tracing::error!("no dialogue engine available");
@@ -287,6 +283,11 @@ impl Session {
             LegEvent::Ringing => self.lc.handle(Input::Ringing, now()),
             LegEvent::Answered => self.lc.handle(Input::Answered, now()),
             LegEvent::SpeechStarted => {}
+            // Media counters: the record and /metrics do not take them yet.
+            LegEvent::Media(report) => {
+                self.deps.metrics.observe_media(&report);
+                self.media_stats = serde_json::to_string(&report).ok();
+            }
             LegEvent::Heard(text) => self.on_heard(text).await,
             LegEvent::SayDone { id, played_chars, stopped } => self.on_say_done(id, played_chars, stopped).await,
             LegEvent::Ended { end, provider_response } => {
