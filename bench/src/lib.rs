@@ -88,13 +88,15 @@ pub fn ms(us: u64) -> String {
     format!("{:.2}", us as f64 / 1000.0)
 }
 
-/// A ratio with two decimals, or `n/a` when the divisor is zero.
+/// A ratio with three significant digits (small throughput ratios would
+/// round to nothing with fixed decimals), or `n/a` when the divisor is zero.
 pub fn ratio(a: f64, b: f64) -> String {
     if b == 0.0 {
-        "n/a".into()
-    } else {
-        format!("{:.2}", a / b)
+        return "n/a".into();
     }
+    let r = a / b;
+    let decimals = if r >= 100.0 { 0 } else if r >= 10.0 { 1 } else if r >= 1.0 { 2 } else { (2 - r.log10().floor() as i32).clamp(2, 6) as usize };
+    format!("{r:.decimals$}")
 }
 
 /// `self` or a pid.
@@ -146,6 +148,41 @@ pub fn machine() -> String {
     format!("{cores} cores, {model}")
 }
 
+/// Machine-wide busy CPU time so far from `/proc/stat`: user + nice +
+/// system + irq + softirq across all cores, plus (separately) time stolen by
+/// the hypervisor for other guests.
+pub fn machine_cpu() -> Option<(Duration, Duration)> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let f: Vec<u64> = stat.lines().next()?.split_whitespace().skip(1).filter_map(|x| x.parse().ok()).collect();
+    // user nice system idle iowait irq softirq steal ...
+    let busy = f.first()? + f.get(1)? + f.get(2)? + f.get(5)? + f.get(6)?;
+    Some((Duration::from_millis(busy * 10), Duration::from_millis(f.get(7)? * 10)))
+}
+
+/// How busy the machine was between two [`machine_cpu`] readings, next to
+/// what the benchmark's own processes used. The two are not subtracted:
+/// the kernel charges interrupt work partly to processes and partly to no
+/// one, so the difference is only roughly "everything else" (other programs,
+/// kernel threads such as disk writeback of our own SQLite writes, interrupts).
+pub fn noise(before: Option<(Duration, Duration)>, after: Option<(Duration, Duration)>, ours: Duration, wall: Duration) -> String {
+    let (Some((b0, s0)), Some((b1, s1))) = (before, after) else { return "machine CPU not readable".into() };
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1) as f64;
+    let pct = |d: Duration| 100.0 * d.as_secs_f64() / (wall.as_secs_f64() * cores);
+    format!(
+        "machine busy {:.0}% of {} cores, this benchmark's processes {:.0}%, {:.1} s stolen by the hypervisor",
+        pct(b1.saturating_sub(b0)),
+        cores,
+        pct(ours),
+        s1.saturating_sub(s0).as_secs_f64()
+    )
+}
+
+/// The 1/5/15-minute load averages: on a shared machine, how busy it was
+/// when the benchmark started (other work skews every figure).
+pub fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg").map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" ")).unwrap_or_else(|_| "?".into())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -157,6 +194,14 @@ mod tests {
         let one = Percentiles::of(vec![7]);
         assert_eq!((one.p50, one.p99, one.max), (7, 7, 7));
         assert_eq!(Percentiles::of(vec![]).n, 0);
+    }
+
+    #[test]
+    fn ratios_keep_three_significant_digits() {
+        assert_eq!(ratio(1594.0, 79561.0), "0.0200");
+        assert_eq!(ratio(8047.0, 79561.0), "0.101");
+        assert_eq!(ratio(20.1, 1.0), "20.1");
+        assert_eq!(ratio(1.0, 0.0), "n/a");
     }
 
     #[test]

@@ -46,7 +46,7 @@ impl Default for Metrics {
         registry.register("calls_queued", "Calls waiting for a free line", calls_queued.clone());
         // Turn latency: end of the callee's utterance to the AI's reply going
         // out. Buckets from 50 ms to 5 s.
-        let turn_latency = Histogram::new([0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0].into_iter());
+        let turn_latency = Histogram::new([0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0]);
         registry.register("turn_latency_seconds", "Callee's end of speech to the AI's reply starting", turn_latency.clone());
         let api_responses = Family::<ApiLabel, Counter>::default();
         registry.register("api_responses", "API answers by endpoint and HTTP status", api_responses.clone());
@@ -60,7 +60,7 @@ impl Default for Metrics {
         registry.register("rtp_packets_received", "RTP packets received from far ends", rtp_packets_received.clone());
         let rtp_packets_lost = Counter::default();
         registry.register("rtp_packets_lost", "RTP packets far ends sent that never arrived", rtp_packets_lost.clone());
-        let rtp_jitter = Histogram::new([1.0, 2.0, 5.0, 10.0, 20.0, 40.0, 80.0, 160.0].into_iter());
+        let rtp_jitter = Histogram::new([1.0, 2.0, 5.0, 10.0, 20.0, 40.0, 80.0, 160.0]);
         registry.register("rtp_jitter_ms", "RFC 3550 interarrival jitter per call at its end, ms", rtp_jitter.clone());
         Metrics {
             registry,
