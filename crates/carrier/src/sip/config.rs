@@ -40,7 +40,8 @@ pub struct SipConfig {
     pub realm: Option<String>,
     /// Send REGISTER to the trunk at start, and refresh it.
     pub register: bool,
-    /// Seconds a registration lasts (`Expires`); it is refreshed before then.
+    /// Seconds a registration is asked to last (`Expires`). It is refreshed
+    /// at 80 % of what the trunk grants, which may be less.
     pub register_expires_seconds: u32,
     /// The user part of From (the caller ID the trunk sees).
     pub from_user: String,
@@ -63,8 +64,9 @@ pub struct SipConfig {
     /// Calls live at once on the trunk; a dial beyond it is refused as out of
     /// capacity (the call ends `failed`).
     pub max_concurrent_calls: usize,
-    /// New calls per second toward the trunk. Calls beyond the rate wait
-    /// their turn (at most `max_dial_wait_seconds`).
+    /// New calls per second toward the trunk, spaced evenly (one INVITE
+    /// every `1/N` s, no burst). Calls beyond the rate wait their turn (at
+    /// most `max_dial_wait_seconds`).
     pub max_calls_per_second: f64,
     /// Longest wait for a dial slot under `max_calls_per_second` before the
     /// call is refused as out of capacity.

@@ -1,16 +1,14 @@
 //! The SIP endpoint shared by every call: the socket, rsipstack's
 //! transaction and dialog layers, the routing of incoming requests to their
-//! dialogs, and the registration with the trunk.
+//! dialogs, and the addresses we advertise. Registration is in
+//! `registration.rs`.
 
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
 
 use rsipstack::dialog::authenticate::Credential;
 use rsipstack::dialog::dialog_layer::DialogLayer;
-use rsipstack::dialog::registration::Registration;
 use rsipstack::rsip::{Method, StatusCode, Transport, Uri};
-use rsipstack::transaction::endpoint::EndpointInnerRef;
 use rsipstack::transaction::TransactionReceiver;
 use rsipstack::transport::tcp_listener::TcpListenerConnection;
 use rsipstack::transport::udp::UdpConnection;
@@ -21,6 +19,7 @@ use rsipstack::platform::CancellationToken;
 use super::config::{SipConfig, SipTransport};
 use super::limits::{CallSlots, DialRate};
 use super::media::PortPool;
+use super::registration::{keep_registered, RegistrationState};
 
 /// What a call needs from the shared endpoint.
 pub(crate) struct Trunk {
@@ -38,6 +37,7 @@ pub(crate) struct Trunk {
     pub(crate) ports: PortPool,
     local_sip: SocketAddr,
     cancel: CancellationToken,
+    registration: Mutex<RegistrationState>,
 }
 
 impl Trunk {
@@ -108,6 +108,7 @@ impl Trunk {
             dialogs,
             local_sip,
             cancel,
+            registration: Mutex::new(if cfg.register { RegistrationState::Registering } else { RegistrationState::Disabled }),
             cfg,
         });
         if trunk.cfg.register {
@@ -135,12 +136,46 @@ impl Trunk {
         self.cancel.cancel();
     }
 
+    /// Resolves when the carrier shuts down.
+    pub(crate) async fn cancelled(&self) {
+        self.cancel.cancelled().await;
+    }
+
+    pub(crate) fn registration_state(&self) -> RegistrationState {
+        self.registration.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    pub(crate) fn set_registration(&self, state: RegistrationState) {
+        *self.registration.lock().unwrap_or_else(|e| e.into_inner()) = state;
+    }
+
+    /// `;transport=tcp` over TCP: without it a URI means UDP (RFC 3263), and
+    /// nothing of ours listens on UDP then.
+    fn transport_param(&self) -> &'static str {
+        if self.cfg.transport == SipTransport::Tcp {
+            ";transport=tcp"
+        } else {
+            ""
+        }
+    }
+
     /// `sip:user@host:port` toward the trunk (with `;transport=tcp` over TCP).
     pub(crate) fn trunk_uri(&self, user: &str) -> Result<Uri, String> {
         let host = host_literal(&self.cfg.host);
-        let transport = if self.cfg.transport == SipTransport::Tcp { ";transport=tcp" } else { "" };
-        let text = format!("sip:{user}@{host}:{}{transport}", self.cfg.port);
+        let text = format!("sip:{user}@{host}:{}{}", self.cfg.port, self.transport_param());
         Uri::try_from(text.as_str()).map_err(|e| format!("bad SIP URI {text:?}: {e}"))
+    }
+
+    /// The REGISTER Request-URI: `sip:host:port` (no user, RFC 3261 §10.2).
+    pub(crate) fn registrar_uri(&self) -> Result<Uri, String> {
+        let text = format!("sip:{}:{}{}", host_literal(&self.cfg.host), self.cfg.port, self.transport_param());
+        Uri::try_from(text.as_str()).map_err(|e| format!("bad SIP URI {text:?}: {e}"))
+    }
+
+    /// The Contact we register: `sip:username@advertised:port`.
+    pub(crate) fn register_contact_uri(&self) -> Result<Uri, String> {
+        let user = self.cfg.username.as_deref().unwrap_or(&self.cfg.from_user);
+        self.contact_uri_for(user)
     }
 
     /// Our From: `sip:from_user@trunk-host` (the caller ID the trunk sees).
@@ -149,10 +184,14 @@ impl Trunk {
         Uri::try_from(text.as_str()).map_err(|e| format!("bad SIP URI {text:?}: {e}"))
     }
 
-    /// Our Contact: `sip:from_user@advertised:port`.
+    /// Our Contact: `sip:from_user@advertised:port` (`;transport=tcp` over TCP).
     pub(crate) fn contact_uri(&self) -> Result<Uri, String> {
+        self.contact_uri_for(&self.cfg.from_user)
+    }
+
+    fn contact_uri_for(&self, user: &str) -> Result<Uri, String> {
         let host = host_literal(&self.advertised_ip.to_string());
-        let text = format!("sip:{}@{host}:{}", self.cfg.from_user, self.local_sip.port());
+        let text = format!("sip:{user}@{host}:{}{}", self.local_sip.port(), self.transport_param());
         Uri::try_from(text.as_str()).map_err(|e| format!("bad SIP URI {text:?}: {e}"))
     }
 }
@@ -207,52 +246,5 @@ async fn route_incoming(mut incoming: TransactionReceiver, dialogs: Arc<DialogLa
                 tracing::debug!(error = %e, "reply to an out-of-dialog request failed");
             }
         });
-    }
-}
-
-/// REGISTERs, then refreshes before the registration lapses; retries a
-/// failure with a growing pause. Ends with the carrier.
-async fn keep_registered(trunk: Arc<Trunk>, endpoint: EndpointInnerRef) {
-    let server = match trunk.trunk_uri("").map(|mut u| {
-        u.auth = None;
-        u
-    }) {
-        Ok(u) => u,
-        Err(e) => {
-            tracing::error!(error = %e, "cannot register with the trunk");
-            return;
-        }
-    };
-    let expires = trunk.cfg.register_expires_seconds;
-    let mut failures: u32 = 0;
-    loop {
-        let mut registration = Registration::new(endpoint.clone(), trunk.credential.clone());
-        let outcome = tokio::select! {
-            r = tokio::time::timeout(Duration::from_secs(40), registration.register(server.clone(), Some(expires))) => r,
-            () = trunk.cancel.cancelled() => return,
-        };
-        let pause = match outcome {
-            Ok(Ok(resp)) if resp.status_code.code() / 100 == 2 => {
-                failures = 0;
-                let granted = registration.expires().clamp(60, expires.max(60));
-                tracing::info!(expires = granted, "registered with the SIP trunk");
-                // Refresh at 80 % of the granted time.
-                Duration::from_secs(u64::from(granted) * 4 / 5)
-            }
-            other => {
-                failures += 1;
-                let why = match other {
-                    Ok(Ok(resp)) => super::mapping::provider_response(resp.status_code.code(), resp.wire_reason.as_deref().unwrap_or(resp.status_code.text())),
-                    Ok(Err(e)) => e.to_string(),
-                    Err(_) => "no response within 40 s".to_owned(),
-                };
-                tracing::warn!(failures, reason = %why, "REGISTER with the SIP trunk failed; retrying");
-                Duration::from_secs(u64::from(5 * failures.min(12)))
-            }
-        };
-        tokio::select! {
-            () = tokio::time::sleep(pause) => {}
-            () = trunk.cancel.cancelled() => return,
-        }
     }
 }

@@ -4,6 +4,10 @@
 //!
 //! Every wait is bounded here, not left to SIP's 32 s Timer B: the trunk's
 //! first response (`invite_timeout`), the CANCEL's final response, the BYE.
+//!
+//! The far end's requests inside the dialog (re-INVITE, UPDATE, INFO, ...)
+//! are answered in `leg/in_dialog.rs`; the AI's lines are played in
+//! `leg/playback.rs`.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -13,7 +17,7 @@ use rsipstack::dialog::dialog::{DialogState, TerminatedReason};
 use rsipstack::dialog::invitation::InviteOption;
 use rsipstack::dialog::invite_dialog::InviteDialog;
 use rsipstack::dialog::DialogId;
-use rsipstack::rsip::{Response, StatusCode};
+use rsipstack::rsip::Response;
 use tokio::sync::{mpsc, OwnedSemaphorePermit};
 use tokio::time::{sleep_until, Instant};
 use waihu_core::lifecycle::LegEnd;
@@ -23,8 +27,12 @@ use super::mapping::{final_response_end, provider_response};
 use super::media::{CallMedia, MediaEvent};
 use super::probe::Probe;
 use super::sdp::{parse_remote, LocalSdp, RemoteMedia, OFFERED_DTMF_PT};
-use super::{dtmf_mode, numbering, tone};
+use super::numbering;
 use crate::{CarrierError, DialRequest, Leg, LegCommand, LegEvent};
+use playback::{Line, Playing};
+
+mod in_dialog;
+mod playback;
 
 /// After our CANCEL, how long the trunk has to send its final response.
 const CANCEL_GRACE: Duration = Duration::from_secs(4);
@@ -103,16 +111,6 @@ pub(crate) async fn dial(trunk: Arc<Trunk>, req: DialRequest) -> Result<Leg, Car
     Ok(Leg { events, commands })
 }
 
-struct Line {
-    id: u64,
-    chars: usize,
-}
-
-struct Playing {
-    line: Line,
-    samples: usize,
-}
-
 /// The leg stops: `Ended` was sent, or nobody listens any more.
 struct Stop;
 
@@ -123,6 +121,7 @@ struct LegTask {
     call_id: String,
     dialog: InviteDialog,
     media: CallMedia,
+    /// The SDP we sent last (the offer, then what answered re-INVITEs).
     local_sdp: LocalSdp,
     events: mpsc::Sender<LegEvent>,
     answered: bool,
@@ -226,41 +225,13 @@ impl LegTask {
                 Ok(())
             }
             DialogState::Confirmed(id, resp) => self.on_answer(id, resp).await,
-            DialogState::Updated(_, req, handle) => {
-                // A re-INVITE or UPDATE (session refresh, hold, new address):
-                // take its offer, answer with what we send now.
-                let mut body = None;
-                if req.body.iter().any(|b| !b.is_ascii_whitespace()) {
-                    if let Ok(remote) = parse_remote(&req.body, &self.trunk.cfg.codecs) {
-                        if self.answered {
-                            self.media.set_remote(&remote);
-                        }
-                        self.remote = Some(remote);
-                    }
-                    body = Some(self.answer_sdp().into_bytes());
-                }
-                let headers = body.as_ref().map(|_| vec![rsipstack::rsip::Header::ContentType("application/sdp".into())]);
-                if let Err(e) = handle.respond(StatusCode::OK, headers, body).await {
-                    tracing::debug!(call_id = %self.call_id, error = %e, "answering a re-INVITE/UPDATE failed");
-                }
-                Ok(())
-            }
-            DialogState::Info(_, req, handle) => {
-                // SIP INFO digits (application/dtmf-relay) count like RFC 4733 ones.
-                let _ = handle.reply(StatusCode::OK).await;
-                match dtmf_relay_key(&req.body) {
-                    Some(key) => self.on_key(key).await,
-                    None => Ok(()),
-                }
-            }
-            DialogState::Options(_, _, h) | DialogState::Notify(_, _, h) | DialogState::Message(_, _, h) | DialogState::Publish(_, _, h) => {
-                let _ = h.reply(StatusCode::OK).await;
-                Ok(())
-            }
-            DialogState::Refer(_, _, h) => {
-                let _ = h.reply(StatusCode::Decline).await;
-                Ok(())
-            }
+            DialogState::Updated(..)
+            | DialogState::Info(..)
+            | DialogState::Options(..)
+            | DialogState::Notify(..)
+            | DialogState::Message(..)
+            | DialogState::Publish(..)
+            | DialogState::Refer(..) => self.on_in_dialog_request(state).await,
             DialogState::Terminated(_, reason) if self.answered => {
                 let (end, why) = match reason {
                     TerminatedReason::UacBye => (LegEnd::Released, "BYE".to_owned()),
@@ -352,26 +323,8 @@ impl LegTask {
 
     async fn on_command(&mut self, command: LegCommand) -> Step {
         match command {
-            LegCommand::Say { id, text } if !self.answered => {
-                let _ = text;
-                self.emit(LegEvent::SayDone { id, played_chars: 0, stopped: true }).await
-            }
-            LegCommand::Say { id, text } => {
-                self.queue.push_back(Line { id, chars: text.chars().count() });
-                if self.playing.is_none() {
-                    self.start_next_line().await?;
-                }
-                Ok(())
-            }
-            LegCommand::StopSaying => {
-                // The line stops at the next frame; its SayDone comes with the
-                // media's count of samples sent.
-                if self.playing.is_some() && !self.stopping {
-                    self.stopping = true;
-                    self.media.stop_playback();
-                }
-                self.drop_queue().await
-            }
+            LegCommand::Say { id, text } => self.on_say(id, text).await,
+            LegCommand::StopSaying => self.on_stop_saying().await,
             LegCommand::Cancel | LegCommand::HangUp if self.answered => {
                 self.bye().await;
                 self.end(LegEnd::Released, "BYE".into()).await
@@ -399,38 +352,9 @@ impl LegTask {
         }
     }
 
-    async fn start_next_line(&mut self) -> Step {
-        while let Some(line) = self.queue.pop_front() {
-            let audio = tone::line_audio(line.chars, self.trunk.cfg.chars_per_second);
-            if audio.is_empty() {
-                self.emit(LegEvent::SayDone { id: line.id, played_chars: 0, stopped: false }).await?;
-                continue;
-            }
-            let samples = audio.len();
-            self.media.play(audio);
-            self.playing = Some(Playing { line, samples });
-            return Ok(());
-        }
-        Ok(())
-    }
-
-    async fn drop_queue(&mut self) -> Step {
-        while let Some(line) = self.queue.pop_front() {
-            self.emit(LegEvent::SayDone { id: line.id, played_chars: 0, stopped: true }).await?;
-        }
-        Ok(())
-    }
-
     async fn on_media(&mut self, event: MediaEvent) -> Step {
         match event {
-            MediaEvent::PlaybackDone { samples_played } => {
-                self.stopping = false;
-                if let Some(p) = self.playing.take() {
-                    let played_chars = tone::played_chars(p.line.chars, samples_played, p.samples);
-                    self.emit(LegEvent::SayDone { id: p.line.id, played_chars, stopped: played_chars < p.line.chars }).await?;
-                }
-                self.start_next_line().await
-            }
+            MediaEvent::PlaybackDone { samples_played } => self.on_playback_done(samples_played).await,
             MediaEvent::FirstPacket => {
                 self.no_media_at = None;
                 Ok(())
@@ -446,27 +370,6 @@ impl LegTask {
         }
     }
 
-    /// A key from the far end: in DTMF test mode, the callee's words.
-    async fn on_key(&mut self, key: char) -> Step {
-        if !self.answered || !self.trunk.cfg.dtmf_test_mode {
-            return Ok(());
-        }
-        let Some(text) = dtmf_mode::utterance(key) else { return Ok(()) };
-        tracing::debug!(call_id = %self.call_id, %key, "DTMF test mode: digit heard as speech");
-        self.emit(LegEvent::SpeechStarted).await?;
-        self.emit(LegEvent::Heard(text.to_owned())).await
-    }
-
-    /// Our SDP for answering a re-INVITE/UPDATE: the codec in use only.
-    fn answer_sdp(&self) -> String {
-        let mut sdp = self.local_sdp.clone();
-        if let Some(r) = &self.remote {
-            sdp.codecs = vec![r.codec];
-            sdp.dtmf_pt = r.dtmf_pt;
-        }
-        sdp.render()
-    }
-
     async fn bye(&self) {
         match tokio::time::timeout(BYE_GRACE, self.dialog.bye()).await {
             Ok(Ok(())) => {}
@@ -477,12 +380,7 @@ impl LegTask {
 
     /// Answers every line still owed a `SayDone`, reports media, then `Ended`.
     async fn end(&mut self, end: LegEnd, provider_response: String) -> Step {
-        if let Some(p) = self.playing.take() {
-            let played = self.media.played_estimate();
-            let played_chars = tone::played_chars(p.line.chars, played, p.samples);
-            self.emit(LegEvent::SayDone { id: p.line.id, played_chars, stopped: played_chars < p.line.chars }).await?;
-        }
-        self.drop_queue().await?;
+        self.answer_owed_lines().await?;
         let report = self.media.finish().await;
         tracing::info!(call_id = %self.call_id, ?end, %provider_response, sent = report.packets_sent, received = report.packets_received, "SIP leg ended");
         self.emit(LegEvent::Media(report)).await?;
@@ -501,29 +399,5 @@ impl LegTask {
         }
         self.trunk.dialogs.remove_dialog(&self.dialog.id());
         self.media.finish().await;
-    }
-}
-
-/// The key in an `application/dtmf-relay` INFO body (`Signal=5`).
-fn dtmf_relay_key(body: &[u8]) -> Option<char> {
-    let text = std::str::from_utf8(body).ok()?;
-    let line = text.lines().find(|l| l.trim_start().to_ascii_lowercase().starts_with("signal="))?;
-    let value = line.split_once('=')?.1.trim();
-    let mut chars = value.chars();
-    let key = chars.next()?;
-    (chars.next().is_none() && (key.is_ascii_digit() || "*#ABCD".contains(key))).then_some(key)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn dtmf_relay_bodies_give_their_key() {
-        assert_eq!(dtmf_relay_key(b"Signal=5\r\nDuration=160\r\n"), Some('5'));
-        assert_eq!(dtmf_relay_key(b"signal= #\n"), Some('#'));
-        assert_eq!(dtmf_relay_key(b"Signal=55\n"), None);
-        assert_eq!(dtmf_relay_key(b"\xff\xfe"), None);
-        assert_eq!(dtmf_relay_key(b""), None);
     }
 }

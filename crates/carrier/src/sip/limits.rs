@@ -6,46 +6,49 @@ use std::time::Duration;
 use tokio::sync::{Mutex, OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 
-/// A token bucket of `rate` dials per second with a burst of one second's
-/// worth. A dial over the rate waits for its token; it is never dropped.
+/// Turns closer than this go without sleeping.
+const TIMER_SLACK: Duration = Duration::from_millis(1);
+
+/// At most `rate` dials per second, evenly spaced: one every `1/rate`
+/// seconds, with no burst. Trunks police calls per second over any
+/// one-second window (and often reject the excess with 403/503); a bucket
+/// that let `rate` dials out at once and then refilled would put nearly
+/// twice the rate into the first second. A dial over the rate waits for its
+/// turn; it is never dropped.
 #[derive(Debug)]
 pub(crate) struct DialRate {
-    rate: f64,
-    burst: f64,
-    state: Mutex<Bucket>,
-}
-
-#[derive(Debug)]
-struct Bucket {
-    tokens: f64,
-    at: Instant,
+    interval: Duration,
+    /// The earliest moment the next dial may go.
+    next: Mutex<Instant>,
 }
 
 impl DialRate {
-    /// A full bucket.
+    /// The first dial goes at once.
     pub(crate) fn new(rate: f64) -> Self {
-        let burst = rate.max(1.0);
-        DialRate { rate, burst, state: Mutex::new(Bucket { tokens: burst, at: Instant::now() }) }
+        DialRate { interval: Duration::from_secs_f64(1.0 / rate), next: Mutex::new(Instant::now()) }
     }
 
-    /// Takes a token, waiting for one at most `max_wait`. `false`: none
-    /// came in time (the caller reports the trunk as busy).
+    /// Waits for this dial's turn, at most `max_wait`. `false`: the turn
+    /// would come later (the caller reports the trunk as busy), and no turn
+    /// is used up.
     pub(crate) async fn acquire(&self, max_wait: Duration) -> bool {
         // Holding the lock across the wait keeps dials in arrival order.
-        let mut b = self.state.lock().await;
+        let mut next = self.next.lock().await;
         let now = Instant::now();
-        b.tokens = (b.tokens + now.saturating_duration_since(b.at).as_secs_f64() * self.rate).min(self.burst);
-        b.at = now;
-        if b.tokens < 1.0 {
-            let wait = Duration::from_secs_f64((1.0 - b.tokens) / self.rate);
-            if wait > max_wait {
-                return false;
-            }
-            tokio::time::sleep(wait).await;
-            b.tokens = 1.0;
-            b.at = Instant::now();
+        // A turn missed by less than the slack (a late timer) is still taken
+        // from the schedule, so the rate holds; an older one is not (no
+        // burst after a quiet spell).
+        let at = (*next).max(now.checked_sub(TIMER_SLACK).unwrap_or(now));
+        let wait = at.saturating_duration_since(now);
+        if wait > max_wait {
+            return false;
         }
-        b.tokens -= 1.0;
+        // tokio's timer sleeps at least 1 ms: at high rates a turn less than
+        // that away goes now, and the schedule (not the clock) keeps the rate.
+        if wait > TIMER_SLACK {
+            tokio::time::sleep_until(at).await;
+        }
+        *next = at + self.interval;
         true
     }
 }
@@ -71,16 +74,44 @@ mod tests {
     use super::*;
 
     #[tokio::test(start_paused = true)]
-    async fn dials_over_the_rate_wait_their_turn() {
+    async fn dials_over_the_rate_are_spaced_evenly() {
         let rate = DialRate::new(2.0);
         let start = Instant::now();
+        let mut at = Vec::new();
         for _ in 0..6 {
             assert!(rate.acquire(Duration::from_secs(10)).await);
+            at.push(start.elapsed());
         }
-        // Two from the full bucket, then one every half second.
-        let waited = start.elapsed();
-        assert!(waited >= Duration::from_millis(1990) && waited <= Duration::from_millis(2100), "{waited:?}");
-        assert!(!rate.acquire(Duration::from_millis(10)).await);
+        // One at once, then one every half second: never more than 2 in any second.
+        let expected: Vec<Duration> = (0..6).map(|i| Duration::from_millis(500 * i)).collect();
+        assert_eq!(at, expected);
+        assert!(!rate.acquire(Duration::from_millis(10)).await, "the next turn is 500 ms away");
+        // A refused dial uses no turn; after a pause, a dial goes at once.
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        let t = Instant::now();
+        assert!(rate.acquire(Duration::ZERO).await);
+        assert_eq!(t.elapsed(), Duration::ZERO);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_rate_below_one_spaces_dials_by_seconds() {
+        let rate = DialRate::new(0.5);
+        let start = Instant::now();
+        assert!(rate.acquire(Duration::from_secs(10)).await);
+        assert!(rate.acquire(Duration::from_secs(10)).await);
+        assert_eq!(start.elapsed(), Duration::from_secs(2));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_high_rate_is_not_held_back_by_the_timers_resolution() {
+        let rate = DialRate::new(10_000.0);
+        let start = Instant::now();
+        for _ in 0..200 {
+            assert!(rate.acquire(Duration::from_secs(1)).await);
+        }
+        // 200 at 10,000/s take 20 ms, not 200 sleeps of 1 ms.
+        let took = start.elapsed();
+        assert!(took >= Duration::from_millis(18) && took <= Duration::from_millis(22), "{took:?}");
     }
 
     #[test]

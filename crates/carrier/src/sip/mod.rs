@@ -26,6 +26,7 @@ pub mod mapping;
 mod media;
 pub mod numbering;
 mod probe;
+mod registration;
 pub mod sdp;
 mod tone;
 
@@ -35,6 +36,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 pub use config::{Codec, SipConfig, SipTransport};
+pub use registration::RegistrationState;
 
 use crate::{Carrier, CarrierError, DialRequest, Leg};
 use endpoint::Trunk;
@@ -68,6 +70,12 @@ impl SipCarrier {
     /// Calls whose SIP dialog is still registered (for leak checks).
     pub fn dialogs_open(&self) -> usize {
         self.trunk.dialogs_open()
+    }
+
+    /// Where the registration with the trunk stands (`Disabled` unless
+    /// `register = true`): for health checks, and tests.
+    pub fn registration_state(&self) -> RegistrationState {
+        self.trunk.registration_state()
     }
 }
 

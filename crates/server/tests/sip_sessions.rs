@@ -1,0 +1,172 @@
+//! More calls through the public API over the SIP carrier, with sipp as the
+//! far end: SIP over TCP, the far end refreshing the session with a
+//! re-INVITE mid-call, and RTP port exhaustion (one call fails with the
+//! reason, the other goes on, the server stays healthy).
+
+mod common;
+#[path = "common/sip.rs"]
+mod sipp;
+
+use std::time::Duration;
+
+use common::{sse_lines, start, transcript, TestServer};
+use serde_json::Value;
+use sipp::{sipp_available, Sipp};
+use waihu_server::Config;
+
+const TASK: &str = "通知张先生明天上午十点来面试，地点在公司三楼。";
+const PHONE: &str = "13800138000";
+/// Generous: a loaded 2-core machine runs these next to other builds.
+const T: Duration = Duration::from_secs(60);
+
+macro_rules! need_sipp {
+    () => {
+        if !sipp_available() {
+            eprintln!("sipp is not installed: run scripts/install-test-deps.sh");
+            return;
+        }
+    };
+}
+
+fn sip_config(c: &mut Config, sipp: &Sipp) {
+    c.carrier.kind = "sip".into();
+    let sip = &mut c.carrier.sip;
+    sip.host = "127.0.0.1".into();
+    sip.port = sipp.sip_port;
+    sip.bind = "127.0.0.1:0".parse().unwrap();
+    sip.rtp_port_min = 20_000;
+    sip.rtp_port_max = 29_998;
+    sip.chars_per_second = 20.0;
+    sip.no_media_timeout_seconds = 60;
+    sip.invite_timeout_seconds = 8;
+    c.calls.silence_prompt_seconds = 10;
+    c.calls.silence_timeout_seconds = 20;
+}
+
+async fn server(sipp: &Sipp, tweak: impl FnOnce(&mut Config)) -> TestServer {
+    start(|c| {
+        sip_config(c, sipp);
+        tweak(c);
+    })
+    .await
+}
+
+/// The stream's last `system` marker.
+async fn stream_end(s: &TestServer, id: &str) -> String {
+    let raw = s.stream_raw(id).await;
+    sse_lines(&raw).last().map(|(_, c)| c.clone()).unwrap_or_default()
+}
+
+async fn sipp_passed(sipp: Sipp) {
+    let (code, err) = sipp.finish(T).await;
+    assert_eq!(code, 0, "sipp's scenario failed: {err}");
+}
+
+/// Polls the record until `done` holds.
+async fn wait_record(s: &TestServer, id: &str, what: &str, done: impl Fn(&Value) -> bool) -> Value {
+    let deadline = tokio::time::Instant::now() + T;
+    loop {
+        let r = s.record(id).await;
+        if done(&r) {
+            return r;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{what} within {T:?}: {r}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn healthy(s: &TestServer) {
+    let (status, body) = s.get("/healthz").await;
+    assert_eq!((status, body["status"].as_str()), (200, Some("ok")), "{body}");
+}
+
+#[tokio::test]
+async fn over_tcp_the_callee_hanging_up_ends_the_call_completed() {
+    need_sipp!();
+    let sipp = Sipp::start_tcp("far_end_bye.xml", &[]).await;
+    // A fixed SIP port, to check our Contact's TCP listener afterwards.
+    let port = sipp::free_port();
+    let s = server(&sipp, |c| {
+        c.carrier.sip.transport = waihu_carrier::sip::SipTransport::Tcp;
+        c.carrier.sip.bind = format!("127.0.0.1:{port}").parse().unwrap();
+    })
+    .await;
+    let id = s.call(PHONE, TASK).await;
+    let end = stream_end(&s, &id).await;
+    let r = s.wait_ended(&id, T).await;
+    assert_eq!(r["status"], "completed", "{r}");
+    assert_eq!((r["hangup_by"].as_str(), r["provider_response"].as_str()), (Some("callee"), Some("BYE from callee")), "{r}");
+    let secs = r["duration_seconds"].as_i64().unwrap();
+    assert!((2..=6).contains(&secs), "sipp hangs up 3 s after answering: {r}");
+    assert!(transcript(&r).first().is_some_and(|(role, _)| role == "assistant"), "the AI spoke: {r}");
+    assert_eq!(end, "[DONE]");
+    sipp_passed(sipp).await;
+    // What our Contact names listens for TCP.
+    assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_ok(), "nothing listens on the Contact's TCP port {port}");
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn a_reinvite_from_the_far_end_mid_call_is_answered_and_the_call_completes() {
+    need_sipp!();
+    let sipp = Sipp::start("reinvite.xml", &["-rtp_echo"]).await;
+    let s = server(&sipp, |_| {}).await;
+    let id = s.call(PHONE, TASK).await;
+    let end = stream_end(&s, &id).await;
+    let r = s.wait_ended(&id, T).await;
+    // sipp answered, refreshed the session 1 s later, checked our 200 carried
+    // SDP, ACKed, and hung up 1 s after that.
+    assert_eq!(r["status"], "completed", "{r}");
+    assert_eq!((r["hangup_by"].as_str(), r["provider_response"].as_str()), (Some("callee"), Some("BYE from callee")), "{r}");
+    let secs = r["duration_seconds"].as_i64().unwrap();
+    assert!((1..=6).contains(&secs), "about 2 s connected: {r}");
+    assert_eq!(end, "[DONE]");
+    sipp_passed(sipp).await;
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn with_every_rtp_port_in_use_the_next_call_fails_and_the_first_goes_on() {
+    need_sipp!();
+    // sipp answers and holds (echoing our audio) until we hang up: two calls.
+    let sipp = Sipp::start_calls("answer.xml", 2, &["-rtp_echo"]).await;
+    // Exactly one RTP port pair: one call at a time.
+    let rtp = sipp::free_port_block(30_000, 2);
+    let s = server(&sipp, |c| {
+        c.carrier.sip.rtp_port_min = rtp;
+        c.carrier.sip.rtp_port_max = rtp + 1;
+        c.calls.silence_prompt_seconds = 60;
+        c.calls.silence_timeout_seconds = 120;
+    })
+    .await;
+    let first = s.call(PHONE, TASK).await;
+    let r = wait_record(&s, &first, "the first call answered", |r| r["status"] == "in_progress").await;
+    assert_eq!(r["status"], "in_progress", "{r}");
+
+    let second = s.call("13900139000", TASK).await;
+    let r = s.wait_ended(&second, T).await;
+    assert_eq!(r["status"], "failed", "{r}");
+    let why = r["provider_response"].as_str().unwrap();
+    assert!(why.contains("RTP ports exhausted") && why.contains(&format!("{rtp}-{}", rtp + 1)), "names the exhaustion: {r}");
+    assert_eq!((r["duration_seconds"].as_i64(), r["cost"].as_f64()), (Some(0), Some(0.0)), "nothing charged: {r}");
+    assert_eq!(stream_end(&s, &second).await, "[DONE]");
+
+    // The first call is untouched, and the server answers.
+    assert_eq!(s.record(&first).await["status"], "in_progress");
+    healthy(&s).await;
+
+    // Hanging up the first frees the port: the next call connects.
+    let (status, body) = s.post(&format!("/v1/calls/{first}/hangup"), serde_json::json!({})).await;
+    assert_eq!(status, 202, "{body}");
+    let r = s.wait_ended(&first, T).await;
+    assert_eq!((r["status"].as_str(), r["provider_response"].as_str()), (Some("completed"), Some("BYE")), "{r}");
+    let third = s.call(PHONE, TASK).await;
+    wait_record(&s, &third, "the third call answered", |r| r["status"] == "in_progress").await;
+    let (status, body) = s.post(&format!("/v1/calls/{third}/hangup"), serde_json::json!({})).await;
+    assert_eq!(status, 202, "{body}");
+    let r = s.wait_ended(&third, T).await;
+    assert_eq!(r["status"], "completed", "{r}");
+    healthy(&s).await;
+    sipp_passed(sipp).await;
+    s.stop().await;
+}
