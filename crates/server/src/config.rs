@@ -101,6 +101,9 @@ pub struct CallsConfig {
     /// balance (1-55). The goodbye of a call whose balance ran out has to fit
     /// in this time.
     pub reserve_ahead_seconds: u64,
+    /// How long a call waits in the queue for the carrier to have room (RTP
+    /// ports, trunk channels) before it fails.
+    pub capacity_wait_seconds: u64,
 }
 
 impl Default for CallsConfig {
@@ -115,6 +118,7 @@ impl Default for CallsConfig {
             max_phones_per_request: 100,
             reply_timeout_seconds: 20,
             reserve_ahead_seconds: 20,
+            capacity_wait_seconds: 60,
         }
     }
 }

@@ -16,17 +16,25 @@ use tracing::Instrument;
 use waihu_core::{CallEvent, CallStatus, EndReason, HangupSide, Outcome};
 use waihu_store::{CallRow, FinishCall, StoreError};
 
-use crate::session::{run_call, Control, SessionDeps};
+use crate::session::{run_call, Control, Exit, SessionDeps};
 
 struct Running {
     account_id: String,
     control: mpsc::Sender<Control>,
 }
 
+/// A call the carrier had no room for: when it may be tried again.
+struct Retry {
+    first_refusal: tokio::time::Instant,
+    not_before: tokio::time::Instant,
+    attempts: u32,
+}
+
 #[derive(Default)]
 struct State {
     running: HashMap<String, Running>,
     per_account: HashMap<String, usize>,
+    retries: HashMap<String, Retry>,
 }
 
 /// See the module docs.
@@ -38,11 +46,13 @@ pub struct Dispatcher {
     pub(crate) finished: Notify,
     max_total: usize,
     max_per_account: usize,
+    /// How long a call may wait for carrier capacity before it fails.
+    capacity_wait: Duration,
     stopping: AtomicBool,
 }
 
 impl Dispatcher {
-    pub(crate) fn new(deps: Arc<SessionDeps>, max_total: usize, max_per_account: usize) -> Arc<Self> {
+    pub(crate) fn new(deps: Arc<SessionDeps>, max_total: usize, max_per_account: usize, capacity_wait: Duration) -> Arc<Self> {
         Arc::new(Dispatcher {
             deps,
             state: Mutex::new(State::default()),
@@ -50,6 +60,7 @@ impl Dispatcher {
             finished: Notify::new(),
             max_total,
             max_per_account,
+            capacity_wait,
             stopping: AtomicBool::new(false),
         })
     }
@@ -86,10 +97,17 @@ impl Dispatcher {
         let queued = self.deps.store.queued_calls((self.max_total * 2 + 64) as u32, &saturated).await?;
         let mut state = self.state.lock().await;
         let mut waiting = 0i64;
+        let now = tokio::time::Instant::now();
         for call in queued {
             if state.running.contains_key(&call.id) {
                 continue;
             }
+            if state.retries.get(&call.id).is_some_and(|r| r.not_before > now) {
+                waiting += 1;
+                continue;
+            }
+            // After waiting long enough for carrier capacity, the next refusal is final.
+            let may_requeue = state.retries.get(&call.id).is_none_or(|r| now.duration_since(r.first_refusal) < self.capacity_wait);
             let per_account = state.per_account.get(&call.account_id).copied().unwrap_or(0);
             if state.running.len() >= self.max_total || per_account >= self.max_per_account || self.stopping.load(Ordering::SeqCst) {
                 waiting += 1;
@@ -104,8 +122,8 @@ impl Dispatcher {
             tokio::spawn(
                 async move {
                     let id = call.id.clone();
-                    run_call(me.deps.clone(), call, rx).await;
-                    me.release(&id).await;
+                    let exit = run_call(me.deps.clone(), call, rx, may_requeue).await;
+                    me.release(&id, exit).await;
                 }
                 .instrument(span),
             );
@@ -114,8 +132,20 @@ impl Dispatcher {
         Ok(())
     }
 
-    async fn release(&self, call_id: &str) {
+    async fn release(&self, call_id: &str, exit: Exit) {
         let mut state = self.state.lock().await;
+        match exit {
+            Exit::Done => {
+                state.retries.remove(call_id);
+            }
+            Exit::Requeued(_) => {
+                let now = tokio::time::Instant::now();
+                let r = state.retries.entry(call_id.to_owned()).or_insert(Retry { first_refusal: now, not_before: now, attempts: 0 });
+                r.attempts += 1;
+                // Back off 0.5 s, 1 s, ... up to 5 s between attempts.
+                r.not_before = now + Duration::from_millis(500 * u64::from(r.attempts.min(10)));
+            }
+        }
         if let Some(r) = state.running.remove(call_id) {
             if let Some(n) = state.per_account.get_mut(&r.account_id) {
                 *n = n.saturating_sub(1);

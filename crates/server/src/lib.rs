@@ -149,7 +149,7 @@ impl Server {
             reply_timeout: Duration::from_secs(c.reply_timeout_seconds),
             metrics: metrics.clone(),
         });
-        let dispatcher = Dispatcher::new(deps, c.max_concurrent, c.max_concurrent_per_account);
+        let dispatcher = Dispatcher::new(deps, c.max_concurrent, c.max_concurrent_per_account, Duration::from_secs(c.capacity_wait_seconds));
         let dispatcher_task = tokio::spawn(dispatcher.clone().run());
         let default_voice = cfg.voices.first().map(|v| v.id.clone());
         let voices = cfg

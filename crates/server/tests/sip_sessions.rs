@@ -126,7 +126,7 @@ async fn a_reinvite_from_the_far_end_mid_call_is_answered_and_the_call_completes
 }
 
 #[tokio::test]
-async fn with_every_rtp_port_in_use_the_next_call_fails_and_the_first_goes_on() {
+async fn with_every_rtp_port_in_use_the_next_call_waits_then_fails_and_the_first_goes_on() {
     need_sipp!();
     // sipp answers and holds (echoing our audio) until we hang up: two calls.
     let sipp = Sipp::start_calls("answer.xml", 2, &["-rtp_echo"]).await;
@@ -137,6 +137,8 @@ async fn with_every_rtp_port_in_use_the_next_call_fails_and_the_first_goes_on() 
         c.carrier.sip.rtp_port_max = rtp + 1;
         c.calls.silence_prompt_seconds = 60;
         c.calls.silence_timeout_seconds = 120;
+        // The second call waits this long for the port, then fails.
+        c.calls.capacity_wait_seconds = 2;
     })
     .await;
     let first = s.call(PHONE, TASK).await;
@@ -144,6 +146,10 @@ async fn with_every_rtp_port_in_use_the_next_call_fails_and_the_first_goes_on() 
     assert_eq!(r["status"], "in_progress", "{r}");
 
     let second = s.call("13900139000", TASK).await;
+    // At first it waits in the queue for the port ...
+    tokio::time::sleep(std::time::Duration::from_millis(800)).await;
+    assert_eq!(s.record(&second).await["status"], "queued", "a full carrier queues the call");
+    // ... and fails with the reason once the wait is over.
     let r = s.wait_ended(&second, T).await;
     assert_eq!(r["status"], "failed", "{r}");
     let why = r["provider_response"].as_str().unwrap();
@@ -167,6 +173,35 @@ async fn with_every_rtp_port_in_use_the_next_call_fails_and_the_first_goes_on() 
     let r = s.wait_ended(&third, T).await;
     assert_eq!(r["status"], "completed", "{r}");
     healthy(&s).await;
+    sipp_passed(sipp).await;
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn a_call_waiting_for_an_rtp_port_connects_when_one_frees() {
+    need_sipp!();
+    let sipp = Sipp::start_calls("answer.xml", 2, &["-rtp_echo"]).await;
+    let rtp = sipp::free_port_block(31_000, 2);
+    let s = server(&sipp, |c| {
+        c.carrier.sip.rtp_port_min = rtp;
+        c.carrier.sip.rtp_port_max = rtp + 1;
+        c.calls.silence_prompt_seconds = 60;
+        c.calls.silence_timeout_seconds = 120;
+    })
+    .await;
+    let first = s.call(PHONE, TASK).await;
+    wait_record(&s, &first, "the first call answered", |r| r["status"] == "in_progress").await;
+    let second = s.call("13900139000", TASK).await;
+    tokio::time::sleep(std::time::Duration::from_millis(800)).await;
+    assert_eq!(s.record(&second).await["status"], "queued");
+    let (status, _) = s.post(&format!("/v1/calls/{first}/hangup"), serde_json::json!({})).await;
+    assert_eq!(status, 202);
+    let r = wait_record(&s, &second, "the waiting call answered", |r| r["status"] == "in_progress").await;
+    assert_eq!(r["status"], "in_progress", "{r}");
+    let (status, _) = s.post(&format!("/v1/calls/{second}/hangup"), serde_json::json!({})).await;
+    assert_eq!(status, 202);
+    let r = s.wait_ended(&second, T).await;
+    assert_eq!(r["status"], "completed", "{r}");
     sipp_passed(sipp).await;
     s.stop().await;
 }

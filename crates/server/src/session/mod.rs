@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use waihu_agent::{Conversation, EngineRegistry, LlmError, Reply, Turn};
-use waihu_carrier::{Carrier, DialRequest, LegCommand, LegEvent};
+use waihu_carrier::{Carrier, CarrierError, DialRequest, LegCommand, LegEvent};
 use waihu_core::lifecycle::{Action, CallLifecycle, Finish, Input, LegEnd, LifecycleConfig};
 use waihu_core::{CallEvent, CallStatus, EndReason, HangupSide, Outcome, PhoneNumber, Role};
 use waihu_store::{CallRow, FinishCall, Store};
@@ -24,6 +24,16 @@ use waihu_store::{CallRow, FinishCall, Store};
 use crate::bus::EventBus;
 use crate::metrics::{Metrics, StatusLabel};
 use lines::LineWriter;
+
+/// How a session ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Exit {
+    /// The call has its final record (or was already ended elsewhere).
+    Done,
+    /// The carrier had no free capacity (ports, channels): nothing reached the
+    /// network, so the call went back to the queue to be tried again.
+    Requeued(String),
+}
 
 /// What the rest of the server may ask of a live call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -108,6 +118,10 @@ struct Session {
     heard_at: Option<Instant>,
     /// The carrier's media counters (JSON), when its leg carries media.
     media_stats: Option<String>,
+    /// Whether a carrier without free capacity sends the call back to the queue.
+    may_requeue: bool,
+    /// Set when the carrier refused for capacity and the call goes back to the queue.
+    requeue: Option<String>,
 }
 
 fn now() -> Instant {
@@ -118,12 +132,13 @@ fn wall_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
 
-/// Runs one call from queued to its final record.
-pub(crate) async fn run_call(deps: Arc<SessionDeps>, call: CallRow, mut control: mpsc::Receiver<Control>) {
+/// Runs one call from queued to its final record, or back to the queue
+/// when the carrier has no capacity and `may_requeue`.
+pub(crate) async fn run_call(deps: Arc<SessionDeps>, call: CallRow, mut control: mpsc::Receiver<Control>, may_requeue: bool) -> Exit {
     let engine = deps.engines.get(Some(&call.model_engine)).or_else(|| deps.engines.get(None));
     let Some(engine) = engine else {
         tracing::error!("no dialogue engine available");
-        return;
+        return Exit::Done;
     };
     let convo = Conversation::new(engine, call.requirement.clone()).with_reply_timeout(deps.reply_timeout);
     let mut s = Session {
@@ -147,14 +162,16 @@ pub(crate) async fn run_call(deps: Arc<SessionDeps>, call: CallRow, mut control:
         provider_response: None,
         heard_at: None,
         media_stats: None,
+        may_requeue,
+        requeue: None,
     };
     // Claim the call: it may have been cancelled while it waited in the queue.
     match s.deps.store.set_status(&s.call.id, CallStatus::Dialing, wall_ms()).await {
         Ok(true) => {}
-        Ok(false) => return,
+        Ok(false) => return Exit::Done,
         Err(e) => {
             tracing::error!(error = %e, "cannot start call: store unavailable");
-            return;
+            return Exit::Done;
         }
     }
     s.deps.metrics.calls_active.inc();
@@ -162,7 +179,24 @@ pub(crate) async fn run_call(deps: Arc<SessionDeps>, call: CallRow, mut control:
     loop {
         if let Some(fin) = s.perform_actions().await {
             s.finish(fin).await;
-            break;
+            return Exit::Done;
+        }
+        if let Some(reason) = s.requeue.take() {
+            s.deps.metrics.calls_active.dec();
+            match s.deps.store.set_status(&s.call.id, CallStatus::Queued, wall_ms()).await {
+                Ok(_) => {
+                    s.deps.bus.publish(&s.call.id, CallEvent::Status { status: CallStatus::Queued });
+                    return Exit::Requeued(reason);
+                }
+                Err(e) => {
+                    // Cannot put it back: end it rather than leave it dialing.
+                    tracing::error!(error = %e, "cannot re-queue the call");
+                    s.deps.metrics.calls_active.inc();
+                    s.provider_response = Some(reason);
+                    s.lc.handle(Input::LegEnded(LegEnd::Failed), now());
+                    continue;
+                }
+            }
         }
         let deadline = s.lc.poll_timeout().map(tokio::time::Instant::from_std);
         let wake = tokio::select! {
@@ -259,6 +293,10 @@ impl Session {
             Ok(leg) => {
                 self.leg_events = Some(leg.events);
                 self.leg_commands = Some(leg.commands);
+            }
+            Err(e @ CarrierError::Capacity(_)) if self.may_requeue => {
+                tracing::info!(reason = %e, "carrier full; the call waits in the queue");
+                self.requeue = Some(e.to_string());
             }
             Err(e) => {
                 self.provider_response = Some(e.to_string());
