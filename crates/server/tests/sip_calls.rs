@@ -215,6 +215,21 @@ async fn an_answered_call_with_audio_both_ways_completes() {
     let lines = transcript(&r);
     assert!(lines.first().is_some_and(|(role, _)| role == "assistant"), "the AI spoke: {r}");
     assert_eq!(end, "[DONE]");
+    // Audio both ways, on the record: what sipp echoed back is what we sent.
+    let m = &r["media"];
+    let sent = m["packets_sent"].as_u64().unwrap();
+    assert!(sent >= 200, "20 ms packets for 5+ s: {m}");
+    assert!(m["packets_received"].as_u64().unwrap() >= sent * 9 / 10, "{m}");
+    assert_eq!(m["packets_lost"], 0, "{m}");
+    assert!(m["echoed_frames"].as_u64().unwrap() >= 50, "our own audio came back byte for byte: {m}");
+    assert!(m["received_level_dbfs"].as_f64().unwrap() > -40.0, "the echo is audible, not silence: {m}");
+    let metrics = s.http.get(format!("{}/metrics", s.base)).send().await.unwrap().text().await.unwrap();
+    let received: f64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("waihu_rtp_packets_received_total "))
+        .and_then(|v| v.trim().parse().ok())
+        .expect("rtp counter exported");
+    assert!(received >= sent as f64 * 0.9, "{metrics}");
     sipp_passed(sipp).await;
     s.stop().await;
 }

@@ -1,0 +1,101 @@
+//! Speech recognition: 8 kHz audio in, text out.
+//!
+//! Two kinds, one trait each:
+//!
+//! - [`Asr`], batch: one VAD-cut utterance in, its [`Transcript`] out. The
+//!   pipeline buffers audio between the turn-taker's `CalleeSpeechStarted`
+//!   and `CalleeSpeechStopped` and sends it whole. Engines here:
+//!   [`openai`] (`POST {base}/audio/transcriptions`). The offline Whisper
+//!   engine (whisper.cpp weights from the registry packages) goes beside it
+//!   as `whisper.rs`; it needs the VAD cut too, since Whisper repeats itself
+//!   on silence.
+//! - [`StreamingAsr`], realtime: [`StreamingAsr::start`] opens an
+//!   [`AsrSession`]; audio is pushed as it arrives and [`AsrEvent`]s
+//!   (partials, finals) come back. The Chinese cloud engines (DashScope
+//!   Paraformer realtime, Volcengine) go here as `dashscope.rs` /
+//!   `volcengine.rs`. Any batch engine becomes one through [`Buffered`].
+//!
+//! Pushing audio never blocks the media clock: [`AsrInput::push_pcm`] only
+//! tries to queue, and when the engine has fallen behind the frame is
+//! dropped and counted ([`AsrInput::dropped_samples`]), never waited for.
+
+mod buffered;
+pub mod openai;
+mod session;
+
+use async_trait::async_trait;
+use thiserror::Error;
+
+use crate::http::HttpError;
+
+pub use self::buffered::Buffered;
+pub use self::openai::{OpenAiAsr, OpenAiAsrConfig};
+pub use self::session::{session_channel, AsrEvent, AsrFeed, AsrInput, AsrSession, Feed, DEFAULT_QUEUE_PUSHES};
+
+/// What was said.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Transcript {
+    /// The words; empty when the engine heard none.
+    pub text: String,
+    /// The engine's confidence, 0 to 1, when it gives one.
+    pub confidence: Option<f32>,
+}
+
+/// Why recognition failed.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum AsrError {
+    /// The engine could not be reached (connection refused, DNS, TLS).
+    #[error("speech recogniser unreachable: {0}")]
+    Unreachable(String),
+    /// No answer in time.
+    #[error("speech recogniser timed out after {0} ms")]
+    Timeout(u64),
+    /// The engine answered with an HTTP error.
+    #[error("speech recogniser returned HTTP {status}: {message}")]
+    Http {
+        /// HTTP status.
+        status: u16,
+        /// The engine's message, trimmed, with secrets removed.
+        message: String,
+    },
+    /// The engine answered something we could not read.
+    #[error("speech recogniser sent an unreadable answer: {0}")]
+    Protocol(String),
+    /// The engine is not set up (no key, a bad URL).
+    #[error("speech recogniser not configured: {0}")]
+    NotConfigured(String),
+}
+
+impl From<HttpError> for AsrError {
+    fn from(e: HttpError) -> Self {
+        match e {
+            HttpError::Unreachable(m) => AsrError::Unreachable(m),
+            HttpError::Timeout(ms) => AsrError::Timeout(ms),
+            HttpError::Http { status, message } => AsrError::Http { status, message },
+            HttpError::Protocol(m) => AsrError::Protocol(m),
+            HttpError::NotConfigured(m) => AsrError::NotConfigured(m),
+        }
+    }
+}
+
+/// A batch recogniser: one whole utterance at a time.
+#[async_trait]
+pub trait Asr: Send + Sync {
+    /// The engine's name, for logs and latency reports.
+    fn name(&self) -> &str;
+
+    /// Recognises one utterance of 8 kHz mono PCM. Empty audio gives an
+    /// empty transcript without asking the engine.
+    async fn transcribe(&self, pcm8k: &[i16]) -> Result<Transcript, AsrError>;
+}
+
+/// A streaming recogniser: audio pushed as it arrives, results as they come.
+#[async_trait]
+pub trait StreamingAsr: Send + Sync {
+    /// The engine's name, for logs and latency reports.
+    fn name(&self) -> &str;
+
+    /// Opens a session for one audio stream (one call leg).
+    async fn start(&self) -> Result<AsrSession, AsrError>;
+}
