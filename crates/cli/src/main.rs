@@ -5,6 +5,7 @@
 mod admin;
 mod client_cmds;
 mod demo;
+mod models;
 mod output;
 mod serve;
 
@@ -173,6 +174,13 @@ enum Command {
         #[command(flatten)]
         client: ClientArgs,
     },
+    /// Offline speech models: install them, or see what is missing.
+    Models {
+        #[command(flatten)]
+        server: ServerArgs,
+        #[command(subcommand)]
+        command: models::ModelsCommand,
+    },
 }
 
 #[derive(Subcommand)]
@@ -275,5 +283,6 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Engines { client } => client_cmds::engines(&client).await,
         Command::Voices { client } => client_cmds::voices(&client).await,
         Command::Doctor { client } => client_cmds::doctor(&client).await,
+        Command::Models { server, command } => models::models(&server, command).await,
     }
 }

@@ -222,7 +222,7 @@ pub enum ConfigError {
 
 /// Environment variables that belong to the client or the binary, not to the
 /// server's configuration tree.
-const NOT_CONFIG: &[&str] = &["WAIHU_API_KEY", "WAIHU_BASE_URL", "WAIHU_CONFIG", "WAIHU_LOG", "WAIHU_TEST_POSTGRES"];
+const NOT_CONFIG: &[&str] = &["WAIHU_API_KEY", "WAIHU_BASE_URL", "WAIHU_CONFIG", "WAIHU_LOG", "WAIHU_TEST_POSTGRES", "WAIHU_MODELS_DIR"];
 
 impl Config {
     /// Loads defaults < file < environment.

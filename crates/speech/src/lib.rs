@@ -40,6 +40,7 @@
 
 pub mod asr;
 mod http;
+pub mod models;
 pub mod pcm;
 pub mod resample;
 pub mod tts;

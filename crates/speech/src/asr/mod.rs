@@ -22,6 +22,8 @@
 mod buffered;
 pub mod openai;
 mod session;
+#[cfg(feature = "whisper")]
+pub mod whisper;
 
 use async_trait::async_trait;
 use thiserror::Error;
@@ -30,6 +32,8 @@ use crate::http::HttpError;
 
 pub use self::buffered::Buffered;
 pub use self::openai::{OpenAiAsr, OpenAiAsrConfig};
+#[cfg(feature = "whisper")]
+pub use self::whisper::{WhisperAsr, WhisperConfig};
 pub use self::session::{session_channel, AsrEvent, AsrFeed, AsrInput, AsrSession, Feed, DEFAULT_QUEUE_PUSHES};
 
 /// What was said.
@@ -65,6 +69,10 @@ pub enum AsrError {
     /// The engine is not set up (no key, a bad URL).
     #[error("speech recogniser not configured: {0}")]
     NotConfigured(String),
+    /// An offline engine's model is not installed; the message names the
+    /// command that installs it (`waihu models install`).
+    #[error("speech recognition model missing: {0}")]
+    ModelMissing(String),
 }
 
 impl From<HttpError> for AsrError {
