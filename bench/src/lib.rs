@@ -6,6 +6,8 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+pub mod sip;
+
 /// `--name value` flags. Hand-rolled rather than clap: two binaries with a
 /// handful of numeric flags do not need it, and unknown flags must still be
 /// refused so a typo does not silently run the default benchmark.

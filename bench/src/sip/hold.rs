@@ -1,0 +1,239 @@
+//! Hold mode: dial N calls at a steady rate, wait until every one is
+//! answered (or failed), hold them all for a measured window while each
+//! sends G.711 every 20 ms and receives sipp's echo, then hang up all.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use tokio::sync::watch;
+use tokio::time::Instant;
+use waihu_carrier::sip::SipCarrier;
+
+use super::capture::{self, Capture, Pacing};
+use super::drive::{self, Arrivals, Live, Outcome, Script};
+use super::host::{counter_delta, drops_by_port, drops_delta, udp_counters, Resources};
+use super::sipp::Sipp;
+use super::{carrier_config, ms, pct, RTP_PORTS};
+use crate::{cpu_time, machine_cpu, noise, Percentiles};
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub struct HoldOpts {
+    /// Calls to hold at once.
+    pub calls: usize,
+    /// The measured window.
+    pub hold: Duration,
+    /// Dials per second during the ramp.
+    pub cps: f64,
+    /// Poisson arrivals (else evenly spaced dials).
+    pub poisson: bool,
+    /// Keep the leg's placeholder voice playing (else G.711 silence).
+    pub say: bool,
+    /// Measure send pacing with tcpdump.
+    pub capture: bool,
+}
+
+/// The figures of one run, for the summary table.
+#[derive(Debug, Default)]
+pub struct HoldRow {
+    /// Calls dialed.
+    pub calls: usize,
+    /// Answered before the window and still up at its end.
+    pub held: usize,
+    /// waihu's CPU per held call, % of a core.
+    pub cpu_per_call: f64,
+    /// sipp's CPU per held call, % of a core.
+    pub sipp_per_call: f64,
+    /// Send lateness p50 / p99 / max, ms (`None`: not captured).
+    pub lateness: Option<(f64, f64, f64)>,
+    /// Packets lost (sequence gaps in the echo) over all calls.
+    pub lost: u64,
+    /// Packets sent over all calls.
+    pub sent: u64,
+    /// Set-up p50 / p99, ms.
+    pub setup: (f64, f64),
+}
+
+fn unix_ns() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos() as i64).unwrap_or(0)
+}
+
+fn us(d: Duration) -> u64 {
+    d.as_micros() as u64
+}
+
+/// Runs it, printing as it goes; the error says why it could not run at all.
+pub async fn run(o: &HoldOpts) -> Result<HoldRow, String> {
+    let ramp_estimate = o.calls as f64 / o.cps;
+    let budget = Duration::from_secs_f64(ramp_estimate + o.hold.as_secs_f64() + 120.0);
+    let mut sipp = Sipp::start_uas(budget, RTP_PORTS.1 + 10_000).await?;
+    println!("far end: {}", sipp.command);
+    let carrier = Arc::new(SipCarrier::start(carrier_config(&sipp, o.calls)).await?);
+    let idle = Resources::now(carrier.dialogs_open());
+    let (our_sip, sipp_sip, sipp_media) = (carrier.local_sip_addr().port(), sipp.sip_port, sipp.media_port);
+    let socket_of = move |port: u16| match port {
+        p if p == sipp_media => "sipp's RTP echo socket",
+        p if p == sipp_sip => "sipp's SIP socket",
+        p if p == our_sip => "our SIP socket",
+        p if (RTP_PORTS.0..=RTP_PORTS.1).contains(&p) => "our RTP sockets",
+        _ => "other programs' sockets",
+    };
+
+    // Ramp.
+    let (hangup, told) = watch::channel(false);
+    let live = Arc::new(Live::default());
+    let script = Script { say: o.say, hold: None };
+    let mut arrivals = Arrivals::new(o.cps, o.poisson);
+    let drops_ramp = drops_by_port();
+    let ramp_start = Instant::now();
+    let mut tasks = Vec::with_capacity(o.calls);
+    for n in 0..o.calls {
+        arrivals.wait().await;
+        tasks.push(tokio::spawn(drive::call(carrier.clone(), n, script.clone(), told.clone(), live.clone())));
+    }
+    let settled = Instant::now() + Duration::from_secs(30);
+    while live.answered.load(Ordering::Relaxed) + live.unanswered.load(Ordering::Relaxed) < o.calls && Instant::now() < settled {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let ramp = ramp_start.elapsed();
+    println!(
+        "ramp: {} calls dialed at {}/s ({}) in {:.1} s: {} answered, {} not",
+        o.calls,
+        o.cps,
+        if o.poisson { "Poisson arrivals" } else { "evenly spaced" },
+        ramp.as_secs_f64(),
+        live.answered.load(Ordering::Relaxed),
+        live.unanswered.load(Ordering::Relaxed)
+    );
+    tokio::time::sleep(Duration::from_secs(1)).await;
+
+    // The window.
+    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let cap = match (o.capture, capture::available()) {
+        (true, true) => Some(Capture::start(dir.path(), sipp.media_port, o.hold + Duration::from_secs(30)).await?),
+        (true, false) => {
+            println!("tcpdump not installed: send pacing not measured (apt-get install tcpdump)");
+            None
+        }
+        (false, _) => None,
+    };
+    let tcpdump_pid = cap.as_ref().and_then(Capture::tcpdump_pid);
+    let udp0 = udp_counters();
+    let drops0 = drops_by_port();
+    let (cpu0, sipp0, dump0, machine0) = (cpu_time(None), cpu_time(sipp.pid()), tcpdump_pid.and_then(|p| cpu_time(Some(p))), machine_cpu());
+    let (wall0, t0) = (unix_ns(), Instant::now());
+    let up0 = live.up.load(Ordering::Relaxed);
+    tokio::time::sleep(o.hold).await;
+    let (cpu1, sipp1, dump1, machine1) = (cpu_time(None), cpu_time(sipp.pid()), tcpdump_pid.and_then(|p| cpu_time(Some(p))), machine_cpu());
+    let (wall1, t1) = (unix_ns(), Instant::now());
+    let up1 = live.up.load(Ordering::Relaxed);
+    let window = t1 - t0;
+    let udp1 = udp_counters();
+    let drops1 = drops_by_port();
+    let peak = Resources::now(carrier.dialogs_open());
+    let sipp_alive = sipp.running();
+
+    // Hang up and collect.
+    let _ = hangup.send(true);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut outcomes: Vec<Outcome> = Vec::with_capacity(tasks.len());
+    let mut stuck = 0;
+    for task in tasks {
+        let abort = task.abort_handle();
+        match tokio::time::timeout_at(deadline, task).await {
+            Ok(Ok(out)) => outcomes.push(out),
+            _ => {
+                abort.abort();
+                stuck += 1;
+            }
+        }
+    }
+    let pacing: Option<Result<(Pacing, String), String>> = match cap {
+        Some(c) => Some(c.finish().await.and_then(|(data, summary)| Ok((capture::analyse(&data, wall0, wall1)?, summary)))),
+        None => None,
+    };
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let after = Resources::now(carrier.dialogs_open());
+    drop(carrier);
+    sipp.stop();
+
+    // Figures.
+    let answered: Vec<&Outcome> = outcomes.iter().filter(|o| o.setup.is_some()).collect();
+    let held = outcomes.iter().filter(|o| o.setup.is_some() && o.ended_at.is_none_or(|e| e >= t1)).count();
+    let early: Vec<&Outcome> = outcomes.iter().filter(|o| o.ended_early()).collect();
+    let setup = Percentiles::of(answered.iter().filter_map(|o| o.setup).map(us).collect());
+    let reports: Vec<_> = outcomes.iter().filter_map(|o| o.report.as_ref()).collect();
+    let sent: u64 = reports.iter().map(|r| r.packets_sent).sum();
+    let received: u64 = reports.iter().map(|r| r.packets_received).sum();
+    let lost: u64 = reports.iter().map(|r| r.packets_lost).sum();
+    let calls_with_loss = reports.iter().filter(|r| r.packets_lost > 0).count();
+    let jitter = Percentiles::of(reports.iter().map(|r| (r.jitter_ms * 1000.0) as u64).collect());
+    let secs = window.as_secs_f64();
+    let busy = |a: Option<Duration>, b: Option<Duration>| b.zip(a).map(|(b, a)| b.saturating_sub(a).as_secs_f64()).unwrap_or(0.0);
+    let (ours, theirs, dump) = (busy(cpu0, cpu1), busy(sipp0, sipp1), busy(dump0, dump1));
+    let per_call = |cpu: f64| if held == 0 { 0.0 } else { 100.0 * cpu / secs / held as f64 };
+
+    println!();
+    println!("calls dialed {}  answered {}  held through the {:.0} s window {}  (up at window start {}, at end {})", o.calls, answered.len(), secs, held, up0, up1);
+    println!("ended before our hang-up: {}  legs stuck after hang-up: {}  sipp alive at window end: {}", early.len(), stuck, sipp_alive);
+    for (label, n) in drive::failures(early.iter().copied()).iter().take(6) {
+        println!("  {n:>5} x {label}");
+    }
+    println!("set-up, dial -> Answered (ms): p50 {}  p90 {}  p99 {}  max {}  (n {})", ms(Duration::from_micros(setup.p50)), ms(Duration::from_micros(setup.p90)), ms(Duration::from_micros(setup.p99)), ms(Duration::from_micros(setup.max)), setup.n);
+    println!(
+        "CPU over the window: waihu {:.2} s = {} of a core = {:.3}% per call;  sipp {:.2} s = {} = {:.3}% per call;  tcpdump {:.2} s",
+        ours,
+        pct(ours, secs),
+        per_call(ours),
+        theirs,
+        pct(theirs, secs),
+        per_call(theirs),
+        dump
+    );
+    println!("  {}", noise(machine0, machine1, Duration::from_secs_f64(ours + theirs + dump), window));
+    let mut row = HoldRow { calls: o.calls, held, cpu_per_call: per_call(ours), sipp_per_call: per_call(theirs), lost, sent, ..HoldRow::default() };
+    row.setup = (setup.p50 as f64 / 1000.0, setup.p99 as f64 / 1000.0);
+    match pacing {
+        Some(Ok((p, summary))) => {
+            let l = &p.lateness_us;
+            let d = &p.interval_dev_us;
+            println!(
+                "send pacing on the wire ({} streams, {} packets in the window): lateness vs the 20 ms grid p50 {} p99 {} max {} ms; \
+                 |interval - 20 ms| p50 {} p99 {} max {} ms; {} packets > 3 ms late; {} sequence gaps",
+                p.streams,
+                p.packets,
+                crate::ms(l.p50),
+                crate::ms(l.p99),
+                crate::ms(l.max),
+                crate::ms(d.p50),
+                crate::ms(d.p99),
+                crate::ms(d.max),
+                p.late_over_3ms,
+                p.seq_gaps
+            );
+            println!("  tcpdump: {summary}");
+            row.lateness = Some((l.p50 as f64 / 1000.0, l.p99 as f64 / 1000.0, l.max as f64 / 1000.0));
+        }
+        Some(Err(e)) => println!("send pacing: capture failed: {e}"),
+        None => {}
+    }
+    println!(
+        "RTP over whole calls: sent {sent}  received {received}  lost {lost} ({} of calls had loss)  RFC 3550 jitter at call end p50 {} p99 {} max {} ms",
+        pct(calls_with_loss as f64, reports.len() as f64),
+        crate::ms(jitter.p50),
+        crate::ms(jitter.p99),
+        crate::ms(jitter.max)
+    );
+    let list = |by: std::collections::BTreeMap<&str, u64>| if by.is_empty() { "none".to_owned() } else { by.iter().map(|(k, v)| format!("{k} {v}")).collect::<Vec<_>>().join(", ") };
+    println!(
+        "UDP receive-buffer drops: in the window {} (machine-wide RcvbufErrors {}); from the first dial to the window's end {}",
+        list(drops_delta(&drops0, &drops1, socket_of)),
+        counter_delta(&udp0, &udp1, "RcvbufErrors"),
+        list(drops_delta(&drops_ramp, &drops1, socket_of))
+    );
+    println!("resources  idle:            {}", idle.line());
+    println!("           at window end:   {}", peak.line());
+    println!("           5 s after hang-up: {}", after.line());
+    Ok(row)
+}
