@@ -100,6 +100,10 @@ pub struct MediaReport {
     pub packets_lost: u64,
     /// RFC 3550 interarrival jitter at the end of the call, milliseconds.
     pub jitter_ms: f64,
+    /// How late our packets left against the 20 ms grid: median, ms.
+    pub send_lateness_p50_ms: f64,
+    /// How late our packets left against the 20 ms grid: 99th percentile, ms.
+    pub send_lateness_p99_ms: f64,
     /// Mean level of the audio received, dBFS (`None`: no audio received).
     pub received_level_dbfs: Option<f64>,
     /// Loudest 20 ms frame received, dBFS.

@@ -22,7 +22,7 @@ use std::time::Duration;
 
 use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot};
-use tokio::time::{interval, Instant, MissedTickBehavior};
+use tokio::time::{interval_at, Instant, MissedTickBehavior};
 
 use crate::engine::{check_digit, CloseReason, Engine, MediaConfig, MediaError, MediaEvent};
 use crate::ports::{PortLease, RtpPort};
@@ -163,7 +163,12 @@ async fn run(
         tx: events,
         held: VecDeque::new(),
     };
-    let mut clock = interval(PTIME);
+    // Each session's 20 ms grid starts at a random offset: calls answered in
+    // the same millisecond (an IVR answering at once, evenly paced dials)
+    // would otherwise all send in the same tick, and that burst shows up as
+    // send jitter for every one of them.
+    let offset = Duration::from_micros(rand::random::<u64>() % PTIME.as_micros() as u64);
+    let mut clock = interval_at(Instant::now() + offset, PTIME);
     clock.set_missed_tick_behavior(MissedTickBehavior::Burst);
     let mut buf = vec![0u8; RECV_BUFFER];
 

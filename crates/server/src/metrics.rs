@@ -33,6 +33,7 @@ pub struct Metrics {
     rtp_packets_received: Counter,
     rtp_packets_lost: Counter,
     rtp_jitter: Histogram,
+    rtp_send_lateness_p99: Histogram,
 }
 
 impl Default for Metrics {
@@ -62,6 +63,12 @@ impl Default for Metrics {
         registry.register("rtp_packets_lost", "RTP packets far ends sent that never arrived", rtp_packets_lost.clone());
         let rtp_jitter = Histogram::new([1.0, 2.0, 5.0, 10.0, 20.0, 40.0, 80.0, 160.0]);
         registry.register("rtp_jitter_ms", "RFC 3550 interarrival jitter per call at its end, ms", rtp_jitter.clone());
+        let rtp_send_lateness_p99 = Histogram::new([0.5, 1.0, 2.0, 3.0, 5.0, 10.0, 20.0, 50.0]);
+        registry.register(
+            "rtp_send_lateness_p99_ms",
+            "Per call, the 99th percentile of how late packets left against the 20 ms grid, ms",
+            rtp_send_lateness_p99.clone(),
+        );
         Metrics {
             registry,
             calls_finished,
@@ -75,6 +82,7 @@ impl Default for Metrics {
             rtp_packets_received,
             rtp_packets_lost,
             rtp_jitter,
+            rtp_send_lateness_p99,
         }
     }
 }
@@ -87,6 +95,9 @@ impl Metrics {
         self.rtp_packets_lost.inc_by(r.packets_lost);
         if r.packets_received > 0 {
             self.rtp_jitter.observe(r.jitter_ms);
+        }
+        if r.packets_sent > 0 {
+            self.rtp_send_lateness_p99.observe(r.send_lateness_p99_ms);
         }
     }
 

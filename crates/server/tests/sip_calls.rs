@@ -221,6 +221,7 @@ async fn an_answered_call_with_audio_both_ways_completes() {
     assert!(sent >= 200, "20 ms packets for 5+ s: {m}");
     assert!(m["packets_received"].as_u64().unwrap() >= sent * 9 / 10, "{m}");
     assert_eq!(m["packets_lost"], 0, "{m}");
+    assert!(m["send_lateness_p99_ms"].as_f64().unwrap() < 20.0, "paced from one clock: {m}");
     assert!(m["echoed_frames"].as_u64().unwrap() >= 50, "our own audio came back byte for byte: {m}");
     assert!(m["received_level_dbfs"].as_f64().unwrap() > -40.0, "the echo is audible, not silence: {m}");
     let metrics = s.http.get(format!("{}/metrics", s.base)).send().await.unwrap().text().await.unwrap();

@@ -232,6 +232,8 @@ impl CallMedia {
             packets_received: stats.packets_received,
             packets_lost: stats.packets_lost,
             jitter_ms: stats.jitter_ms,
+            send_lateness_p50_ms: stats.send_interval.p50_ms,
+            send_lateness_p99_ms: stats.send_interval.p99_ms,
             received_level_dbfs: (m.samples > 0).then(|| level(m.sum_squares / m.samples as f64)),
             received_peak_dbfs: (m.samples > 0).then(|| level(m.peak_rms)),
             echoed_frames: m.echoed,
