@@ -6,61 +6,15 @@
 mod common;
 #[path = "common/sip.rs"]
 mod sipp;
+#[macro_use]
+#[path = "common/sip_api.rs"]
+mod sip_api;
 
 use std::time::Duration;
 
-use sipp::{sipp_available, Sipp};
-use common::{sse_lines, start, transcript, TestServer};
-use waihu_server::Config;
-
-const TASK: &str = "通知张先生明天上午十点来面试，地点在公司三楼。";
-const PHONE: &str = "13800138000";
-/// Generous: a loaded 2-core machine runs these next to other builds.
-const T: Duration = Duration::from_secs(60);
-
-fn sip_config(c: &mut Config, sipp: &Sipp) {
-    c.carrier.kind = "sip".into();
-    let sip = &mut c.carrier.sip;
-    sip.host = "127.0.0.1".into();
-    sip.port = sipp.sip_port;
-    sip.bind = "127.0.0.1:0".parse().unwrap();
-    sip.rtp_port_min = 20_000;
-    sip.rtp_port_max = 29_998;
-    // Short placeholder lines keep the calls short.
-    sip.chars_per_second = 20.0;
-    sip.no_media_timeout_seconds = 5;
-    sip.invite_timeout_seconds = 4;
-    c.calls.silence_prompt_seconds = 4;
-    c.calls.silence_timeout_seconds = 8;
-}
-
-async fn server(sipp: &Sipp, tweak: impl FnOnce(&mut Config)) -> TestServer {
-    start(|c| {
-        sip_config(c, sipp);
-        tweak(c);
-    })
-    .await
-}
-
-/// The stream's last `system` marker.
-async fn stream_end(s: &TestServer, id: &str) -> String {
-    let raw = s.stream_raw(id).await;
-    sse_lines(&raw).last().map(|(_, c)| c.clone()).unwrap_or_default()
-}
-
-async fn sipp_passed(sipp: Sipp) {
-    let (code, err) = sipp.finish(T).await;
-    assert_eq!(code, 0, "sipp's scenario failed: {err}");
-}
-
-macro_rules! need_sipp {
-    () => {
-        if !sipp_available() {
-            eprintln!("sipp is not installed: run scripts/install-test-deps.sh");
-            return;
-        }
-    };
-}
+use common::{start, transcript};
+use sip_api::*;
+use sipp::Sipp;
 
 async fn refused(scenario: &str, status: &str, provider: &str) {
     let sipp = Sipp::start(scenario, &[]).await;
