@@ -42,10 +42,7 @@ async fn over_tcp_the_callee_hanging_up_ends_the_call_completed() {
     let id = s.call(PHONE, TASK).await;
     let end = stream_end(&s, &id).await;
     let r = s.wait_ended(&id, T).await;
-    assert_eq!(r["status"], "completed", "{r}");
-    assert_eq!((r["hangup_by"].as_str(), r["provider_response"].as_str()), (Some("callee"), Some("BYE from callee")), "{r}");
-    let secs = r["duration_seconds"].as_i64().unwrap();
-    assert!((2..=6).contains(&secs), "sipp hangs up 3 s after answering: {r}");
+    assert_callee_hung_up(&r, 2..=6);
     assert!(transcript(&r).first().is_some_and(|(role, _)| role == "assistant"), "the AI spoke: {r}");
     assert_eq!(end, "[DONE]");
     sipp_passed(sipp).await;
@@ -64,10 +61,7 @@ async fn a_reinvite_from_the_far_end_mid_call_is_answered_and_the_call_completes
     let r = s.wait_ended(&id, T).await;
     // sipp answered, refreshed the session 1 s later, checked our 200 carried
     // SDP, ACKed, and hung up 1 s after that.
-    assert_eq!(r["status"], "completed", "{r}");
-    assert_eq!((r["hangup_by"].as_str(), r["provider_response"].as_str()), (Some("callee"), Some("BYE from callee")), "{r}");
-    let secs = r["duration_seconds"].as_i64().unwrap();
-    assert!((1..=6).contains(&secs), "about 2 s connected: {r}");
+    assert_callee_hung_up(&r, 1..=6);
     assert_eq!(end, "[DONE]");
     sipp_passed(sipp).await;
     s.stop().await;
@@ -79,16 +73,8 @@ async fn with_every_rtp_port_in_use_the_next_call_waits_then_fails_and_the_first
     // sipp answers and holds (echoing our audio) until we hang up: two calls.
     let sipp = Sipp::start_calls("answer.xml", 2, &["-rtp_echo"]).await;
     // Exactly one RTP port pair: one call at a time.
-    let rtp = sipp::free_port_block(30_000, 2);
-    let s = server(&sipp, |c| {
-        c.carrier.sip.rtp_port_min = rtp;
-        c.carrier.sip.rtp_port_max = rtp + 1;
-        c.calls.silence_prompt_seconds = 60;
-        c.calls.silence_timeout_seconds = 120;
-        // The second call waits this long for the port, then fails.
-        c.calls.capacity_wait_seconds = 2;
-    })
-    .await;
+    // The second call waits this long for the port, then fails.
+    let (s, rtp) = one_rtp_port_server(&sipp, 30_000, |c| c.calls.capacity_wait_seconds = 2).await;
     let first = s.call(PHONE, TASK).await;
     let r = wait_record(&s, &first, "the first call answered", |r| r["status"] == "in_progress").await;
     assert_eq!(r["status"], "in_progress", "{r}");
@@ -129,14 +115,7 @@ async fn with_every_rtp_port_in_use_the_next_call_waits_then_fails_and_the_first
 async fn a_call_waiting_for_an_rtp_port_connects_when_one_frees() {
     need_sipp!();
     let sipp = Sipp::start_calls("answer.xml", 2, &["-rtp_echo"]).await;
-    let rtp = sipp::free_port_block(31_000, 2);
-    let s = server(&sipp, |c| {
-        c.carrier.sip.rtp_port_min = rtp;
-        c.carrier.sip.rtp_port_max = rtp + 1;
-        c.calls.silence_prompt_seconds = 60;
-        c.calls.silence_timeout_seconds = 120;
-    })
-    .await;
+    let (s, _) = one_rtp_port_server(&sipp, 31_000, |_| {}).await;
     let first = s.call(PHONE, TASK).await;
     wait_record(&s, &first, "the first call answered", |r| r["status"] == "in_progress").await;
     let second = s.call("13900139000", TASK).await;

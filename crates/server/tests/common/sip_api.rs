@@ -78,3 +78,29 @@ pub async fn healthy(s: &TestServer) {
     let (status, body) = s.get("/healthz").await;
     assert_eq!((status, body["status"].as_str()), (200, Some("ok")), "{body}");
 }
+
+/// The far end hung up a connected call: `completed`, by the callee, after
+/// `secs` seconds connected.
+pub fn assert_callee_hung_up(r: &Value, secs: std::ops::RangeInclusive<i64>) {
+    assert_eq!(r["status"], "completed", "{r}");
+    assert_eq!((r["hangup_by"].as_str(), r["provider_response"].as_str()), (Some("callee"), Some("BYE from callee")), "{r}");
+    let connected = r["duration_seconds"].as_i64().unwrap();
+    assert!(secs.contains(&connected), "connected {connected} s, expected {secs:?}: {r}");
+}
+
+/// A server whose RTP range holds exactly one port pair starting near
+/// `from`: one call at a time. Returns the server and the first port.
+pub async fn one_rtp_port_server(sipp: &Sipp, from: u16, tweak: impl FnOnce(&mut Config)) -> (TestServer, u16) {
+    let rtp = super::sipp::free_port_block(from, 2);
+    let s = server(sipp, |c| {
+        c.carrier.sip.rtp_port_min = rtp;
+        c.carrier.sip.rtp_port_max = rtp + 1;
+        c.carrier.sip.no_media_timeout_seconds = 60;
+        c.carrier.sip.invite_timeout_seconds = 8;
+        c.calls.silence_prompt_seconds = 60;
+        c.calls.silence_timeout_seconds = 120;
+        tweak(c);
+    })
+    .await;
+    (s, rtp)
+}
