@@ -6,10 +6,18 @@
 //! cancel, hang up). The call session never sees SIP or the simulator, only
 //! these.
 //!
-//! Today's legs carry text: a line the AI says takes as long to play as it
-//! would take to speak, and the callee's speech arrives as recognised text.
-//! The audio pipeline (VAD, ASR, TTS) slots in between the session and a leg
-//! that carries audio frames without changing this contract's shape.
+//! A leg works at one of two levels, chosen with [`DialRequest::audio`]:
+//!
+//! - **Text** (`audio: false`): a line the AI says takes as long to play as
+//!   it would take to speak, and the callee's speech arrives as recognised
+//!   text ([`LegEvent::Heard`]). Dialogue tests and the DTMF test mode use it.
+//! - **Audio** (`audio: true`): the leg carries sound. Every 20 ms of the
+//!   callee's audio arrives as [`LegEvent::Audio`]; the AI's speech is sent
+//!   as clips ([`LegCommand::Play`]), each reported when its first frame
+//!   goes out ([`LegEvent::PlayStarted`]) and when it ends
+//!   ([`LegEvent::PlayDone`]). The voice pipeline (`waihu-voice`: VAD, ASR,
+//!   turn-taking, TTS) turns such a leg back into a text-level one for the
+//!   session, so the session never deals in samples.
 //!
 //! Two carriers implement it: [`sim`], the simulated phone network, and
 //! [`sip`], a SIP trunk with RTP media.
@@ -34,9 +42,21 @@
 //!   word arrives first).
 //! - A leg that carries real media sends one [`LegEvent::Media`] just
 //!   before `Ended`.
+//! - Audio legs: every [`LegCommand::Play`] is answered by exactly one
+//!   [`LegEvent::PlayDone`] (before `Ended`), preceded by one
+//!   [`LegEvent::PlayStarted`] if any of it went out. Clips play gaplessly
+//!   in the order sent; `StopSaying` stops the clip playing at the next
+//!   frame and drops the queued ones. [`LegEvent::Audio`] frames are never
+//!   waited for: a consumer that falls behind loses frames, the leg never
+//!   stalls.
+//! - [`LegCommand::SayPart`] is for text-level legs made by the voice
+//!   pipeline; carriers answer it like `Say` once its last part arrives.
 
 pub mod sim;
 pub mod sip;
+
+use std::sync::Arc;
+use std::time::Instant;
 
 use async_trait::async_trait;
 use serde::Serialize;
@@ -52,6 +72,9 @@ pub struct DialRequest {
     pub call_id: String,
     /// The number to call.
     pub to: PhoneNumber,
+    /// Carry audio ([`LegEvent::Audio`], [`LegCommand::Play`]) instead of
+    /// text: the session runs a voice pipeline on the leg.
+    pub audio: bool,
 }
 
 /// Events from the network about one leg, in order.
@@ -74,6 +97,33 @@ pub enum LegEvent {
         /// Whether it was stopped before its end.
         stopped: bool,
     },
+    /// 20 ms of the callee's audio (160 samples, 8 kHz mono), audio legs
+    /// only. After the first frame they come every 20 ms, silence included.
+    Audio {
+        /// The samples.
+        pcm: Arc<[i16]>,
+        /// When the leg handed the frame over.
+        at: Instant,
+    },
+    /// The first frame of a clip sent with [`LegCommand::Play`] went out.
+    PlayStarted {
+        /// The clip's id.
+        id: u64,
+        /// When it was sent.
+        at: Instant,
+    },
+    /// A clip finished playing, or was stopped.
+    PlayDone {
+        /// The clip's id.
+        id: u64,
+        /// How many of its samples went out.
+        samples_played: usize,
+        /// Whether it was stopped (or dropped) before its end.
+        stopped: bool,
+    },
+    /// One turn's response time and its split (voice legs: from the
+    /// callee's last voiced frame to the first frame of the AI's answer).
+    TurnLatency(waihu_turn::TurnLatencyMs),
     /// The call's media counters, sent once just before [`LegEvent::Ended`]
     /// by carriers with real media (not by the simulator).
     Media(MediaReport),
@@ -129,7 +179,25 @@ pub enum LegCommand {
         /// The line.
         text: String,
     },
-    /// Stop the line being played (barge-in).
+    /// Part of a line still being written (the dialogue streams its reply):
+    /// the first part opens line `id`, later ones extend it, `last` closes
+    /// it. Answered, like `Say`, by one `SayDone` for the whole line.
+    SayPart {
+        /// Correlates the `SayDone`.
+        id: u64,
+        /// More of the line.
+        text: String,
+        /// No more parts follow.
+        last: bool,
+    },
+    /// Play 8 kHz mono audio (audio legs). Answered by [`LegEvent::PlayDone`].
+    Play {
+        /// Correlates `PlayStarted` and `PlayDone`.
+        id: u64,
+        /// The samples.
+        pcm: Arc<[i16]>,
+    },
+    /// Stop the line (or clip) being played and drop the queued ones (barge-in).
     StopSaying,
     /// Abandon the call before answer.
     Cancel,
@@ -164,7 +232,51 @@ pub trait Carrier: Send + Sync {
     /// A short name for logs and `/metrics` (`sim`, `sip`).
     fn kind(&self) -> &'static str;
 
+    /// Whether a dial with [`DialRequest::audio`] gets an audio leg.
+    fn carries_audio(&self) -> bool {
+        false
+    }
+
     /// Places a call. Returns once the request is on its way; the outcome
     /// arrives as [`LegEvent`]s.
     async fn dial(&self, req: DialRequest) -> Result<Leg, CarrierError>;
+}
+
+/// Gathers a line sent in [`LegCommand::SayPart`]s until its last part, for
+/// legs that play text lines whole (the text level of the leg contract).
+#[derive(Debug, Default)]
+pub(crate) struct LineParts {
+    open: Option<(u64, String)>,
+}
+
+impl LineParts {
+    /// Takes a part; returns the whole line once `last` arrives. A part of a
+    /// new line while another is open abandons the open one (its parts were
+    /// never completed by the dialogue).
+    pub(crate) fn push(&mut self, id: u64, text: &str, last: bool) -> Option<String> {
+        match &mut self.open {
+            Some((open_id, so_far)) if *open_id == id => so_far.push_str(text),
+            _ => self.open = Some((id, text.to_owned())),
+        }
+        if last {
+            return self.open.take().map(|(_, text)| text);
+        }
+        None
+    }
+}
+
+#[cfg(test)]
+mod line_parts_tests {
+    use super::LineParts;
+
+    #[test]
+    fn parts_make_one_line_at_the_last_one() {
+        let mut p = LineParts::default();
+        assert_eq!(p.push(1, "您好，", false), None);
+        assert_eq!(p.push(1, "我是助理。", true).as_deref(), Some("您好，我是助理。"));
+        assert_eq!(p.push(2, "再见。", true).as_deref(), Some("再见。"));
+        // A new line while one is open: the open one is dropped.
+        assert_eq!(p.push(3, "半句", false), None);
+        assert_eq!(p.push(4, "整句。", true).as_deref(), Some("整句。"));
+    }
 }

@@ -50,7 +50,7 @@ struct Probe {
 impl Probe {
     async fn dial(carrier: &SimCarrier, number: &str) -> Probe {
         let t0 = Instant::now();
-        let req = DialRequest { call_id: format!("test-{number}"), to: PhoneNumber::parse(number).unwrap() };
+        let req = DialRequest { call_id: format!("test-{number}"), to: PhoneNumber::parse(number).unwrap(), audio: false };
         Probe { leg: carrier.dial(req).await.expect("the simulator always dials"), t0, next_id: 0 }
     }
 
@@ -169,7 +169,11 @@ async fn converse(carrier: &SimCarrier, number: &str, barge_in: bool) -> Call {
                     Some(("喂，您好，能听到吗？", false))
                 }
             }
-            LegEvent::Media(_) => None,
+            // A text-level leg carries no audio and reports no turn latency.
+            ev @ (LegEvent::Media(_) | LegEvent::Audio { .. } | LegEvent::PlayStarted { .. } | LegEvent::PlayDone { .. } | LegEvent::TurnLatency(_)) => {
+                assert!(matches!(ev, LegEvent::Media(_)), "a text leg sent {ev:?}");
+                None
+            }
             LegEvent::Ended { end, provider_response } => return Call { transcript, end, provider_response },
         };
         if let Some((line, then_hang_up)) = reply {

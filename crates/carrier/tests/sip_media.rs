@@ -26,7 +26,7 @@ async fn carrier(sipp: &Sipp) -> SipCarrier {
 }
 
 async fn dial(c: &SipCarrier) -> Leg {
-    c.dial(DialRequest { call_id: "t".into(), to: PhoneNumber::parse("13800138000").unwrap() }).await.unwrap()
+    c.dial(DialRequest { call_id: "t".into(), to: PhoneNumber::parse("13800138000").unwrap(), audio: false }).await.unwrap()
 }
 
 async fn next(leg: &mut Leg) -> LegEvent {

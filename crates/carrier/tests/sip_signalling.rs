@@ -41,7 +41,7 @@ fn config(sipp: &Sipp) -> SipConfig {
 
 async fn dial(c: &SipCarrier, n: u32) -> Leg {
     let to = PhoneNumber::parse(&format!("138{n:08}")).unwrap();
-    c.dial(DialRequest { call_id: format!("t{n}"), to }).await.unwrap()
+    c.dial(DialRequest { call_id: format!("t{n}"), to, audio: false }).await.unwrap()
 }
 
 async fn next(leg: &mut Leg) -> LegEvent {

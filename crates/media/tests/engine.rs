@@ -114,11 +114,14 @@ fn packets_follow_the_sample_clock_with_wrapping_seq_and_timestamp() {
     let done = sim.control_events();
     assert_eq!(
         done,
-        [MediaEvent::PlaybackDone {
-            id: 1,
-            samples_played: 480,
-            stopped: false
-        }]
+        [
+            MediaEvent::PlaybackStarted { id: 1 },
+            MediaEvent::PlaybackDone {
+                id: 1,
+                samples_played: 480,
+                stopped: false
+            }
+        ]
     );
     // Audio after silence starts a new talkspurt.
     sim.engine.play(2, ramp(160));
@@ -143,8 +146,14 @@ fn clips_play_back_to_back_without_a_gap() {
         "clip 2 follows clip 1 in one frame"
     );
     sim.tick();
-    let done = sim.control_events();
-    assert_eq!(done.len(), 2);
+    let events = sim.control_events();
+    // Both clips started in the first packet; both ended.
+    assert!(matches!(events[..], [
+        MediaEvent::PlaybackStarted { id: 1 },
+        MediaEvent::PlaybackDone { id: 1, samples_played: 100, stopped: false },
+        MediaEvent::PlaybackStarted { id: 2 },
+        MediaEvent::PlaybackDone { id: 2, samples_played: 100, stopped: false },
+    ]), "{events:?}");
 }
 
 #[test]
@@ -159,6 +168,7 @@ fn stop_playback_reports_samples_played_and_drops_the_queue() {
     assert_eq!(
         sim.control_events(),
         [
+            MediaEvent::PlaybackStarted { id: 7 },
             MediaEvent::PlaybackDone {
                 id: 7,
                 samples_played: 480,

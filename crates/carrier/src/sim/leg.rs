@@ -79,6 +79,7 @@ pub(crate) fn spawn(call_id: String, timing: Timing, callee: Callee) -> Leg {
         heard_cut_off: false,
         reaction_at: None,
         hang_up_at: None,
+        parts: crate::LineParts::default(),
     };
     tokio::spawn(state.run(commands_rx));
     Leg { events, commands }
@@ -138,6 +139,8 @@ struct LegState {
     heard_cut_off: bool,
     reaction_at: Option<Instant>,
     hang_up_at: Option<Instant>,
+    /// Lines sent in parts, gathered until whole.
+    parts: crate::LineParts,
 }
 
 async fn sleep_until_some(deadline: Option<Instant>) {
@@ -211,6 +214,12 @@ impl LegState {
                 }
                 Ok(())
             }
+            (_, LegCommand::SayPart { id, text, last }) => match self.parts.push(id, &text, last) {
+                Some(text) => Box::pin(self.on_command(LegCommand::Say { id, text })).await,
+                None => Ok(()),
+            },
+            // A text leg plays no audio: the clip is answered at once, unheard.
+            (_, LegCommand::Play { id, .. }) => self.emit(LegEvent::PlayDone { id, samples_played: 0, stopped: true }).await,
             (Phase::Connected, LegCommand::StopSaying) => self.stop_saying(now).await,
             (Phase::Connected, LegCommand::HangUp | LegCommand::Cancel) => self.end(LegEnd::Released, "BYE (simulated)").await,
         }

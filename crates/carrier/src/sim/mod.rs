@@ -11,6 +11,7 @@
 //! paused virtual time, deterministically. `docs/simulated-network.md`
 //! describes the personas and the configuration.
 
+mod audio;
 mod builtin;
 mod config;
 mod cues;
@@ -23,6 +24,7 @@ use std::sync::OnceLock;
 
 use async_trait::async_trait;
 
+pub use audio::SimVoice;
 pub use config::{CalleeResult, ReplyRule, ScriptedCallee, SimConfig};
 
 use crate::{Carrier, CarrierError, DialRequest, Leg};
@@ -36,6 +38,8 @@ pub struct SimCarrier {
     /// Scripted callees by their normalised 11-digit number.
     scripted: HashMap<String, ScriptedCallee>,
     default_persona: &'static PersonaDef,
+    /// With a voice, the callees speak and hear through speech engines.
+    voice: Option<SimVoice>,
 }
 
 impl SimCarrier {
@@ -58,7 +62,14 @@ impl SimCarrier {
             },
             scripted,
             default_persona,
+            voice: None,
         })
+    }
+
+    /// The same network whose callees speak and hear (audio legs).
+    pub fn with_voice(mut self, voice: SimVoice) -> Self {
+        self.voice = Some(voice);
+        self
     }
 
     /// Who answers `number`, and the persona's name for logs.
@@ -79,10 +90,18 @@ impl Carrier for SimCarrier {
         "sim"
     }
 
+    fn carries_audio(&self) -> bool {
+        self.voice.is_some()
+    }
+
     async fn dial(&self, req: DialRequest) -> Result<Leg, CarrierError> {
         let (callee, persona) = self.callee_for(req.to.as_str());
         tracing::debug!(call_id = %req.call_id, to = %req.to.redacted(), persona, "dialing on the simulated network");
-        Ok(leg::spawn(req.call_id, self.timing, callee))
+        match (&self.voice, req.audio) {
+            (Some(voice), true) => Ok(audio::spawn(req.call_id, self.timing, callee, voice.clone())),
+            (None, true) => Err(CarrierError::Unavailable("the simulated network has no voice: audio calls need speech engines ([speech])".into())),
+            (_, false) => Ok(leg::spawn(req.call_id, self.timing, callee)),
+        }
     }
 }
 

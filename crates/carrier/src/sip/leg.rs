@@ -56,7 +56,7 @@ pub(crate) async fn dial(trunk: Arc<Trunk>, req: DialRequest) -> Result<Leg, Car
             cfg.max_calls_per_second, cfg.max_dial_wait_seconds
         )));
     }
-    let media = CallMedia::open(&trunk).await.map_err(CarrierError::Capacity)?;
+    let media = CallMedia::open(&trunk, req.audio).await.map_err(CarrierError::Capacity)?;
     let local_sdp = LocalSdp {
         ip: trunk.advertised_ip,
         port: media.local_port(),
@@ -103,6 +103,10 @@ pub(crate) async fn dial(trunk: Arc<Trunk>, req: DialRequest) -> Result<Leg, Car
         queue: VecDeque::new(),
         playing: None,
         stopping: false,
+        audio: req.audio,
+        clips_owed: Vec::new(),
+        parts: crate::LineParts::default(),
+        audio_dropped: 0,
         no_media_at: None,
         probe: None,
         _permit: permit,
@@ -139,6 +143,14 @@ struct LegTask {
     playing: Option<Playing>,
     /// StopSaying was sent to the media; the line's SayDone is pending.
     stopping: bool,
+    /// Audio mode (`DialRequest::audio`): frames and clips pass through.
+    audio: bool,
+    /// Audio mode: clips sent to the media and not yet reported done.
+    clips_owed: Vec<u64>,
+    /// Lines arriving in parts, gathered until whole (text mode).
+    parts: crate::LineParts,
+    /// Audio frames the consumer was too slow to take.
+    audio_dropped: u64,
     /// An answered call with no RTP yet ends then.
     no_media_at: Option<Instant>,
     _permit: OwnedSemaphorePermit,
@@ -324,6 +336,17 @@ impl LegTask {
     async fn on_command(&mut self, command: LegCommand) -> Step {
         match command {
             LegCommand::Say { id, text } => self.on_say(id, text).await,
+            LegCommand::SayPart { id, text, last } => match self.parts.push(id, &text, last) {
+                Some(text) => self.on_say(id, text).await,
+                None => Ok(()),
+            },
+            LegCommand::Play { id, pcm } => self.on_play(id, pcm).await,
+            LegCommand::StopSaying if self.audio => {
+                if !self.clips_owed.is_empty() {
+                    self.media.stop_playback();
+                }
+                Ok(())
+            }
             LegCommand::StopSaying => self.on_stop_saying().await,
             LegCommand::Cancel | LegCommand::HangUp if self.answered => {
                 self.bye().await;
@@ -367,6 +390,19 @@ impl LegTask {
                 self.end(LegEnd::Failed, format!("no RTP received for {secs} s")).await
             }
             MediaEvent::NoMedia => Ok(()),
+            MediaEvent::Audio { pcm, at } => {
+                // Never wait for the voice pipeline: a frame it has no room
+                // for is dropped and counted, and signalling goes on.
+                if self.events.try_send(LegEvent::Audio { pcm, at: at.into_std() }).is_err() {
+                    self.audio_dropped += 1;
+                }
+                Ok(())
+            }
+            MediaEvent::ClipStarted { id, at } => self.emit(LegEvent::PlayStarted { id, at: at.into_std() }).await,
+            MediaEvent::ClipDone { id, samples_played, stopped } => {
+                self.clips_owed.retain(|c| *c != id);
+                self.emit(LegEvent::PlayDone { id, samples_played, stopped }).await
+            }
         }
     }
 
@@ -381,6 +417,12 @@ impl LegTask {
     /// Answers every line still owed a `SayDone`, reports media, then `Ended`.
     async fn end(&mut self, end: LegEnd, provider_response: String) -> Step {
         self.answer_owed_lines().await?;
+        for id in std::mem::take(&mut self.clips_owed) {
+            self.emit(LegEvent::PlayDone { id, samples_played: 0, stopped: true }).await?;
+        }
+        if self.audio_dropped > 0 {
+            tracing::warn!(call_id = %self.call_id, frames = self.audio_dropped, "the voice pipeline fell behind: callee audio frames dropped");
+        }
         let report = self.media.finish().await;
         tracing::info!(call_id = %self.call_id, ?end, %provider_response, sent = report.packets_sent, received = report.packets_received, "SIP leg ended");
         self.emit(LegEvent::Media(report)).await?;

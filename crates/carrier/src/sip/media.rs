@@ -33,6 +33,12 @@ pub(crate) enum MediaEvent {
     FirstPacket,
     /// The far end's RTP stopped for `no_media_timeout`.
     NoMedia,
+    /// Audio mode: 20 ms of the far end's audio, as the media clock handed it over.
+    Audio { pcm: Arc<[i16]>, at: Instant },
+    /// Audio mode: the first samples of clip `id` went out.
+    ClipStarted { id: u64, at: Instant },
+    /// Audio mode: clip `id` ended (played whole, or stopped).
+    ClipDone { id: u64, samples_played: usize, stopped: bool },
 }
 
 /// RTP ports for calls, shared by every leg.
@@ -46,6 +52,9 @@ impl PortPool {
 }
 
 pub(crate) struct CallMedia {
+    /// The leg carries audio for a voice pipeline (clips and frames pass
+    /// through) rather than the placeholder voice of text lines.
+    audio: bool,
     port: Option<RtpPort>,
     local_port: u16,
     no_media_timeout: Duration,
@@ -73,12 +82,13 @@ struct Measure {
 
 impl CallMedia {
     /// Takes an RTP port for the call; the error says the range is used up.
-    pub(crate) async fn open(trunk: &Trunk) -> Result<CallMedia, String> {
+    pub(crate) async fn open(trunk: &Trunk, audio: bool) -> Result<CallMedia, String> {
         let port = trunk.ports.0.allocate().map_err(|e| match e {
             PortError::PortsExhausted { .. } => format!("RTP ports exhausted: {e}"),
             other => format!("cannot open an RTP port: {other}"),
         })?;
         Ok(CallMedia {
+            audio,
             local_port: port.port(),
             port: Some(port),
             no_media_timeout: Duration::from_secs(trunk.cfg.no_media_timeout_seconds),
@@ -145,6 +155,13 @@ impl CallMedia {
         let _ = h.play(self.clip_id, Arc::from(samples));
     }
 
+    /// Audio mode: queues clip `id` after the ones already queued.
+    pub(crate) fn play_clip(&mut self, id: u64, pcm: Arc<[i16]>) -> bool {
+        let Some(h) = self.handle.clone() else { return false };
+        self.remember_for_echo(&pcm);
+        h.play(id, pcm).is_ok()
+    }
+
     /// Asks the media to stop the clip at the next frame; its
     /// `PlaybackDone` follows.
     pub(crate) fn stop_playback(&mut self) {
@@ -184,7 +201,16 @@ impl CallMedia {
             };
             use waihu_media::MediaEvent as M;
             match event {
-                M::Audio { pcm8k, kind } => self.measure(&pcm8k, kind),
+                M::Audio { pcm8k, kind } => {
+                    self.measure(&pcm8k, kind);
+                    if self.audio {
+                        return MediaEvent::Audio { pcm: Arc::from(&pcm8k[..]), at: Instant::now() };
+                    }
+                }
+                M::PlaybackStarted { id } if self.audio => return MediaEvent::ClipStarted { id, at: Instant::now() },
+                M::PlaybackDone { id, samples_played, stopped } if self.audio => {
+                    return MediaEvent::ClipDone { id, samples_played, stopped };
+                }
                 M::PlaybackDone { id, samples_played, .. } if id == self.clip_id && self.clip.is_some() => {
                     self.clip = None;
                     return MediaEvent::PlaybackDone { samples_played };

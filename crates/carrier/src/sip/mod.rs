@@ -87,6 +87,10 @@ impl Drop for SipCarrier {
 
 #[async_trait]
 impl Carrier for SipCarrier {
+    fn carries_audio(&self) -> bool {
+        true
+    }
+
     fn kind(&self) -> &'static str {
         "sip"
     }

@@ -95,6 +95,12 @@ pub enum MediaEvent {
         /// RMS in dB relative to full scale; -100 for digital silence.
         dbfs: f32,
     },
+    /// The first samples of a clip given to `play` went out, in the packet
+    /// sent on this tick.
+    PlaybackStarted {
+        /// The id given with it.
+        id: u64,
+    },
     /// A clip given to `play` finished or was stopped.
     PlaybackDone {
         /// The id given with it.

@@ -185,6 +185,11 @@ impl Outbound {
                 break;
             };
             let take = (FRAME_SAMPLES - filled).min(clip.pcm.len() - clip.pos);
+            if clip.pos == 0 && take > 0 {
+                // The packet built now carries the clip's first samples and
+                // leaves in this same tick: the moment turn latency ends at.
+                events.push_back(MediaEvent::PlaybackStarted { id: clip.id });
+            }
             self.pcm[filled..filled + take].copy_from_slice(&clip.pcm[clip.pos..clip.pos + take]);
             clip.pos += take;
             filled += take;

@@ -28,6 +28,16 @@ impl LegTask {
         Ok(())
     }
 
+    /// Audio mode: a clip of the voice pipeline's speech.
+    pub(super) async fn on_play(&mut self, id: u64, pcm: std::sync::Arc<[i16]>) -> Step {
+        if self.answered && self.audio && self.media.play_clip(id, pcm) {
+            self.clips_owed.push(id);
+            return Ok(());
+        }
+        // Not answered (nothing can be heard), or a text-mode leg.
+        self.emit(LegEvent::PlayDone { id, samples_played: 0, stopped: true }).await
+    }
+
     pub(super) async fn on_stop_saying(&mut self) -> Step {
         // The line stops at the next frame; its SayDone comes with the
         // media's count of samples sent.
