@@ -1,0 +1,88 @@
+//! The voice pipeline: it turns a carrier leg that carries audio into one
+//! that carries text, so the call session deals in lines, never in samples.
+//!
+//! ```text
+//!  carrier leg (audio)                      voice pipeline                     session (text)
+//!  LegEvent::Audio ──> VAD ──> TurnTaker ──> ASR final ──> end of turn ──────> LegEvent::Heard
+//!                                 │ barge-in: StopSaying, SayDone{stopped} ──> LegEvent::SayDone
+//!  LegCommand::Play <── paced clips <── TTS <── SentenceSplitter <──────────── LegCommand::Say / SayPart
+//!  LegEvent::PlayStarted/PlayDone ──> played characters, latency marks ─────> LegEvent::TurnLatency
+//! ```
+//!
+//! [`wrap`] starts one task per call that owns the whole pipeline. Nothing in
+//! it waits on an engine: the VAD is microseconds per frame and runs inline;
+//! ASR audio is queued without waiting (`AsrInput::push_pcm`); every TTS
+//! synthesis runs in a task of its own and hands its audio back through a
+//! channel. The 20 ms media clock lives in the carrier (the SIP leg's RTP
+//! session, the simulator's clock) and never waits for this task either:
+//! audio frames are offered to it with `try_send`.
+//!
+//! Turn-taking, sentence splitting and the latency split are the sans-IO
+//! pieces of `waihu-turn`; this crate is the thin async driver its docs
+//! describe.
+
+mod listen;
+mod pipeline;
+mod record;
+mod speak;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use waihu_carrier::Leg;
+use waihu_speech::{StreamingAsr, Tts, Vad};
+use waihu_turn::{SplitterConfig, TurnConfig};
+
+pub use record::StereoRecorder;
+
+/// Makes one voice activity detector per call (detectors keep state).
+pub type VadFactory = Arc<dyn Fn() -> Box<dyn Vad> + Send + Sync>;
+
+/// Makes the recogniser for one call, given what the call is about (an
+/// offline engine recognises the task's names and words far better when it
+/// is prompted with them).
+pub type AsrFactory = Arc<dyn Fn(&str) -> Arc<dyn StreamingAsr> + Send + Sync>;
+
+/// The engines and rules every call's pipeline uses. Shared by all calls.
+#[derive(Clone)]
+pub struct VoiceEngines {
+    /// Voice activity detection.
+    pub vad: VadFactory,
+    /// Speech recognition.
+    pub asr: AsrFactory,
+    /// Speech synthesis.
+    pub tts: Arc<dyn Tts>,
+    /// End of turn and barge-in rules.
+    pub turn: TurnConfig,
+    /// How eagerly replies are cut for synthesis.
+    pub splitter: SplitterConfig,
+}
+
+impl std::fmt::Debug for VoiceEngines {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VoiceEngines").field("turn", &self.turn).field("splitter", &self.splitter).finish_non_exhaustive()
+    }
+}
+
+/// What one call asks of its voice.
+#[derive(Debug, Clone, Default)]
+pub struct CallVoice {
+    /// The call's task, as a hint for the recogniser.
+    pub asr_hint: String,
+    /// A voice id of the TTS engine; `None` for its default.
+    pub voice_id: Option<String>,
+    /// 0-100, 50 normal.
+    pub speed: u8,
+    /// 0-100, 50 normal.
+    pub volume: u8,
+    /// Write a stereo WAV of the call here (callee left, AI right) when the
+    /// leg ends.
+    pub record_to: Option<PathBuf>,
+}
+
+/// Puts the voice pipeline in front of `audio_leg` (a leg dialled with
+/// `DialRequest::audio`) and returns the text-level leg the session drives.
+/// Must be called inside a tokio runtime.
+pub fn wrap(audio_leg: Leg, engines: Arc<VoiceEngines>, call: CallVoice) -> Leg {
+    pipeline::spawn(audio_leg, engines, call)
+}
