@@ -88,6 +88,8 @@ async fn main() {
 async fn run(calls: usize, speed: f64, phone: String, timeout: Duration, parallel: usize) {
     let dir = tempfile::tempdir().expect("temp dir");
     let mut cfg = Config { data_dir: dir.path().to_path_buf(), ..Config::default() };
+    // The text-level network: this measures the platform, not speech engines.
+    cfg.speech.mode = "off".into();
     cfg.carrier.sim.speed = speed;
     cfg.calls.max_concurrent = calls.max(2000);
     cfg.calls.max_concurrent_per_account = calls.max(2000);

@@ -83,7 +83,7 @@ pub async fn call(carrier: Arc<SipCarrier>, n: usize, script: Script, mut hangup
     let mut out = Outcome::default();
     let to = PhoneNumber::parse(&format!("138{:08}", n % 100_000_000)).expect("a mobile number");
     let start = Instant::now();
-    let mut leg = match carrier.dial(DialRequest { call_id: format!("bench-{n}"), to }).await {
+    let mut leg = match carrier.dial(DialRequest { call_id: format!("bench-{n}"), to, audio: false }).await {
         Ok(leg) => leg,
         Err(e) => {
             out.dial_error = Some(e.to_string());

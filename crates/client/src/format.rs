@@ -181,6 +181,9 @@ pub fn record_summary(record: &CallRecord, lang: Lang) -> String {
     {
         rows.push((label("Provider", "运营商"), clean(p)));
     }
+    if let Some(turns) = record.turns.as_ref().and_then(|t| t.as_array()).filter(|t| !t.is_empty()) {
+        rows.push((label("Turn latency", "响应时延"), turn_latency_summary(turns, zh)));
+    }
     let width = rows
         .iter()
         .map(|(l, _)| display_width(l))
@@ -204,6 +207,34 @@ pub fn record_summary(record: &CallRecord, lang: Lang) -> String {
         let text = utterance(&line.role, &line.content)
             .unwrap_or_else(|| format!("{}: {}\n", clean(&line.role), clean(&line.content)));
         out.push_str(&text);
+    }
+    out
+}
+
+/// Voice calls: each turn's response time (the callee's last voiced frame
+/// to the AI's first audio) and where it went, on one line per turn.
+fn turn_latency_summary(turns: &[Value], zh: bool) -> String {
+    let ms = |t: &Value, k: &str| t.get(k).and_then(Value::as_f64).unwrap_or(0.0);
+    let mut totals: Vec<f64> = turns.iter().map(|t| ms(t, "total_ms")).collect();
+    totals.sort_by(f64::total_cmp);
+    let median = totals[totals.len() / 2];
+    let mut out = if zh {
+        format!("{} 轮, 中位数 {median:.0} ms", turns.len())
+    } else {
+        format!("{} turns, median {median:.0} ms", turns.len())
+    };
+    for (i, t) in turns.iter().enumerate() {
+        out.push_str(&format!(
+            "\n  #{}: {:.0} ms = endpointing {:.0} + asr {:.0} + dialogue {:.0} + first clause {:.0} + tts {:.0} + ours {:.0}",
+            i + 1,
+            ms(t, "total_ms"),
+            ms(t, "endpointing_ms"),
+            ms(t, "asr_ms"),
+            ms(t, "dialogue_first_token_ms"),
+            ms(t, "first_clause_ms"),
+            ms(t, "tts_first_audio_ms"),
+            ms(t, "overhead_ms"),
+        ));
     }
     out
 }

@@ -109,6 +109,7 @@ fn record(call_id: &str, status: &str, done: bool) -> CallRecord {
         voice_id: "zh-female-1".into(),
         campaign: None,
         media: None,
+        turns: None,
     }
 }
 

@@ -40,6 +40,7 @@ fn record() -> CallRecord {
         voice_id: "zh-female-1".into(),
         campaign: None,
         media: None,
+        turns: None,
     }
 }
 
@@ -322,4 +323,20 @@ fn retry_notice_and_small_helpers() {
     assert_eq!(format::duration_short(Duration::from_secs(600)), "10 min");
     assert_eq!(format::display_width("晓晓ab"), 6);
     assert_eq!(format::clean("a\u{202e}b\tc"), "a b c");
+}
+
+#[test]
+fn a_spoken_calls_turn_latencies_are_summarised() {
+    let mut r = record();
+    r.turns = Some(serde_json::json!([
+        {"total_ms": 640.0, "endpointing_ms": 250.0, "asr_ms": 90.0, "dialogue_first_token_ms": 120.0, "first_clause_ms": 60.0, "tts_first_audio_ms": 110.0, "overhead_ms": 10.0},
+        {"total_ms": 900.0, "endpointing_ms": 250.0, "asr_ms": 300.0, "dialogue_first_token_ms": 150.0, "first_clause_ms": 80.0, "tts_first_audio_ms": 110.0, "overhead_ms": 10.0}
+    ]));
+    let en = format::record_summary(&r, Lang::En);
+    assert!(en.contains("Turn latency: 2 turns, median 900 ms"), "{en}");
+    assert!(en.contains("#1: 640 ms = endpointing 250 + asr 90 + dialogue 120 + first clause 60 + tts 110 + ours 10"), "{en}");
+    let zh = format::record_summary(&r, Lang::Zh);
+    assert!(zh.contains("响应时延"), "{zh}");
+    // A text-level call shows no latency row.
+    assert!(!format::record_summary(&record(), Lang::En).contains("Turn latency"));
 }

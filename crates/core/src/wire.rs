@@ -146,6 +146,10 @@ pub struct CallRecord {
     /// The carrier's media counters (packets, loss, jitter), when it has media.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub media: Option<serde_json::Value>,
+    /// Voice calls: each answered turn's response time and its split
+    /// (endpointing, ASR, dialogue, TTS, our own overhead), milliseconds.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub turns: Option<serde_json::Value>,
 }
 
 /// `search_callinfo` answer: the record at the top level with `success`.
@@ -292,7 +296,7 @@ mod tests {
             call_id: "x".into(), phones: "13800138000".into(), user_requirement: "t".into(), status: "in_progress".into(),
             duration_seconds: None, cost: 0.0, billed: false, created_at: "2026-01-01T00:00:00Z".into(), answered_at: None,
             ended_at: None, call_content: vec![], provider_response: None, hangup_by: None, end_reason: None, outcome: None,
-            model_engine: "offline".into(), voice_id: "v".into(), campaign: None, media: None,
+            model_engine: "offline".into(), voice_id: "v".into(), campaign: None, media: None, turns: None,
         };
         let s = serde_json::to_string(&CallRecordResponse { success: true, record: rec }).unwrap();
         assert!(!s.contains("duration_seconds"), "{s}");

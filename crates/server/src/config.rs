@@ -28,8 +28,11 @@ pub struct Config {
     pub carrier: CarrierConfig,
     /// Dialogue engines.
     pub dialogue: DialogueConfig,
-    /// Voices offered by `tts_list`.
+    /// Voices offered by `tts_list` when calls are text-level (spoken
+    /// calls offer the synthesiser's own voices).
     pub voices: Vec<VoiceConfig>,
+    /// Speech: whether calls are spoken, and with which engines.
+    pub speech: crate::voice::SpeechConfig,
 }
 
 impl Default for Config {
@@ -46,6 +49,7 @@ impl Default for Config {
                 VoiceConfig { id: "zh-female-1".into(), name: "标准女声".into(), language: "zh-CN".into() },
                 VoiceConfig { id: "zh-male-1".into(), name: "标准男声".into(), language: "zh-CN".into() },
             ],
+            speech: crate::voice::SpeechConfig::default(),
         }
     }
 }
@@ -280,7 +284,7 @@ impl Config {
         if self.voices.is_empty() {
             return Err("voices: at least one voice is needed".into());
         }
-        Ok(())
+        self.speech.validate()
     }
 
     /// The database URL: the configured one or SQLite in the data dir.

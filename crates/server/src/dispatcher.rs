@@ -179,6 +179,7 @@ impl Dispatcher {
             connected_ms: 0,
             provider_response: Some("cancelled before dialling".into()),
             media_stats: None,
+            turn_stats: None,
             now_ms: chrono::Utc::now().timestamp_millis(),
         };
         self.deps.store.finish_call(&fin).await?;

@@ -13,6 +13,7 @@ pub mod config;
 pub mod dispatcher;
 pub mod metrics;
 mod session;
+pub mod voice;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -93,14 +94,21 @@ pub fn engines(cfg: &Config) -> Result<EngineRegistry, StartError> {
 
 /// The phone network the configuration names: the simulator, or a SIP
 /// trunk (its socket bound and, if configured, registered).
-pub async fn carrier(cfg: &Config) -> Result<Arc<dyn Carrier>, StartError> {
+/// With `sim_voice`, the simulated callees speak and hear.
+pub async fn carrier(cfg: &Config, sim_voice: Option<waihu_carrier::sim::SimVoice>) -> Result<Arc<dyn Carrier>, StartError> {
     Ok(match cfg.carrier.kind.as_str() {
         "sip" => Arc::new(SipCarrier::start(cfg.carrier.sip.clone()).await.map_err(StartError::Config)?),
-        _ => Arc::new(SimCarrier::new(cfg.carrier.sim.clone()).map_err(StartError::Config)?),
+        _ => {
+            let sim = SimCarrier::new(cfg.carrier.sim.clone()).map_err(StartError::Config)?;
+            Arc::new(match sim_voice {
+                Some(v) => sim.with_voice(v),
+                None => sim,
+            })
+        }
     })
 }
 
-fn read_secret(env: Option<&str>, file: Option<&std::path::Path>) -> Result<Option<String>, String> {
+pub(crate) fn read_secret(env: Option<&str>, file: Option<&std::path::Path>) -> Result<Option<String>, String> {
     if let Some(var) = env {
         return match std::env::var(var) {
             Ok(v) if !v.trim().is_empty() => Ok(Some(v.trim().to_owned())),
@@ -127,7 +135,11 @@ impl Server {
         if !recovered.is_empty() {
             tracing::warn!(calls = recovered.len(), "ended calls left live by a previous run as failed (server_restart)");
         }
-        let carrier = carrier(cfg).await?;
+        let voice = voice::setup(&cfg.speech, &cfg.data_dir).await.map_err(|e| StartError::Config(format!("speech: {e}")))?;
+        if let Some(v) = &voice {
+            tracing::info!("{}", v.summary);
+        }
+        let carrier = carrier(cfg, voice.as_ref().map(|v| v.sim.clone())).await?;
         let engines = engines(cfg)?;
         let metrics = Arc::new(Metrics::default());
         let bus: Arc<dyn EventBus> = Arc::new(InProcessBus::default());
@@ -148,15 +160,20 @@ impl Server {
             lifecycle,
             reply_timeout: Duration::from_secs(c.reply_timeout_seconds),
             metrics: metrics.clone(),
+            voice: voice.as_ref().map(|v| v.engines.clone()),
+            recordings: cfg.speech.record.then(|| cfg.data_dir.join("recordings")),
         });
         let dispatcher = Dispatcher::new(deps, c.max_concurrent, c.max_concurrent_per_account, Duration::from_secs(c.capacity_wait_seconds));
         let dispatcher_task = tokio::spawn(dispatcher.clone().run());
         let default_voice = cfg.voices.first().map(|v| v.id.clone());
-        let voices = cfg
-            .voices
-            .iter()
-            .map(|v| VoiceInfo { id: v.id.clone(), name: v.name.clone(), language: v.language.clone(), default: Some(&v.id) == default_voice.as_ref() })
-            .collect();
+        let voices = match &voice {
+            Some(v) => v.voices.clone(),
+            None => cfg
+                .voices
+                .iter()
+                .map(|v| VoiceInfo { id: v.id.clone(), name: v.name.clone(), language: v.language.clone(), default: Some(&v.id) == default_voice.as_ref() })
+                .collect(),
+        };
         let state = Arc::new(Shared {
             store: store.clone(),
             bus,
@@ -166,6 +183,7 @@ impl Server {
             rate: cfg.billing.rate().map_err(StartError::Config)?,
             max_phones: c.max_phones_per_request,
             metrics,
+            recordings: cfg.data_dir.join("recordings"),
         });
         Ok(Server { state, store, dispatcher, dispatcher_task })
     }

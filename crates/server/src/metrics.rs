@@ -14,6 +14,11 @@ pub(crate) struct StatusLabel {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub(crate) struct PartLabel {
+    pub(crate) part: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub(crate) struct ApiLabel {
     pub(crate) endpoint: String,
     pub(crate) code: u16,
@@ -34,6 +39,7 @@ pub struct Metrics {
     rtp_packets_lost: Counter,
     rtp_jitter: Histogram,
     rtp_send_lateness_p99: Histogram,
+    voice_turn: Family<PartLabel, Histogram>,
 }
 
 impl Default for Metrics {
@@ -69,8 +75,18 @@ impl Default for Metrics {
             "Per call, the 99th percentile of how late packets left against the 20 ms grid, ms",
             rtp_send_lateness_p99.clone(),
         );
+        let voice_turn = Family::<PartLabel, Histogram>::new_with_constructor(|| {
+            Histogram::new([5.0, 10.0, 25.0, 50.0, 100.0, 200.0, 300.0, 500.0, 750.0, 1000.0, 1500.0, 2500.0])
+        });
+        registry.register(
+            "voice_turn_ms",
+            "Voice calls, per turn: callee's last voiced frame to the AI's first audio frame (part=total) and its split \
+             (endpointing, asr, dialogue_first_token, first_clause, tts_first_audio, overhead), ms",
+            voice_turn.clone(),
+        );
         Metrics {
             registry,
+            voice_turn,
             calls_finished,
             calls_active,
             calls_queued,
@@ -98,6 +114,21 @@ impl Metrics {
         }
         if r.packets_sent > 0 {
             self.rtp_send_lateness_p99.observe(r.send_lateness_p99_ms);
+        }
+    }
+
+    /// Adds one voice turn's latency split.
+    pub(crate) fn observe_turn(&self, t: &waihu_turn::TurnLatencyMs) {
+        for (part, ms) in [
+            ("total", t.total_ms),
+            ("endpointing", t.endpointing_ms),
+            ("asr", t.asr_ms),
+            ("dialogue_first_token", t.dialogue_first_token_ms),
+            ("first_clause", t.first_clause_ms),
+            ("tts_first_audio", t.tts_first_audio_ms),
+            ("overhead", t.overhead_ms),
+        ] {
+            self.voice_turn.get_or_create(&PartLabel { part }).observe(ms);
         }
     }
 

@@ -41,6 +41,7 @@
 pub mod asr;
 mod http;
 pub mod models;
+pub mod offline;
 pub mod pcm;
 pub mod resample;
 pub mod tts;

@@ -150,6 +150,8 @@ pub struct CallRow {
     pub provider_response: Option<String>,
     /// The carrier's media counters, as JSON.
     pub media_stats: Option<String>,
+    /// Each answered turn's latency split (JSON array), voice calls only.
+    pub turn_stats: Option<String>,
 }
 
 /// A transcript line.
@@ -199,6 +201,8 @@ pub struct FinishCall {
     pub provider_response: Option<String>,
     /// The carrier's media counters, as JSON.
     pub media_stats: Option<String>,
+    /// Each answered turn's latency split (JSON array), voice calls only.
+    pub turn_stats: Option<String>,
     /// Now.
     pub now_ms: i64,
 }

@@ -4,7 +4,10 @@
 //! both. A migration, once released, is never edited: add the next one.
 
 /// Migrations in order; version N is `MIGRATIONS[N - 1]`.
-pub(crate) const MIGRATIONS: &[&[&str]] = &[V1, V2];
+pub(crate) const MIGRATIONS: &[&[&str]] = &[V1, V2, V3];
+
+/// Version 3: the voice pipeline's per-turn latency split (JSON array).
+const V3: &[&str] = &["ALTER TABLE calls ADD COLUMN turn_stats TEXT"];
 
 /// Version 2: the carrier's media counters (JSON) on the call record.
 const V2: &[&str] = &["ALTER TABLE calls ADD COLUMN media_stats TEXT"];

@@ -31,7 +31,7 @@ pub struct SqlStore {
 
 const CALL_COLUMNS: &str = "id, account_id, phone, requirement, status, model_engine, voice_id, volume, speed, emotion, \
     campaign, reserved_fen, rate_fen, created_at, dialed_at, answered_at, ended_at, duration_seconds, cost_fen, billed, \
-    hangup_by, end_reason, outcome, provider_response, media_stats";
+    hangup_by, end_reason, outcome, provider_response, media_stats, turn_stats";
 
 impl SqlStore {
     /// Opens (and creates) the database at `url`: `sqlite://path/to/file.db`
@@ -161,6 +161,7 @@ fn call_from(row: &AnyRow) -> Result<CallRow> {
         outcome: parse(row.try_get("outcome")?, Outcome::parse, "outcome")?,
         provider_response: row.try_get("provider_response")?,
         media_stats: row.try_get("media_stats")?,
+        turn_stats: row.try_get("turn_stats")?,
     })
 }
 
@@ -499,7 +500,7 @@ impl Store for SqlStore {
         let duration = (fin.connected_ms.max(0) + 999) / 1000;
         let updated = sqlx::query(
             "UPDATE calls SET status = $1, ended_at = $2, duration_seconds = $3, cost_fen = $4, billed = $5, hangup_by = $6, \
-             end_reason = $7, outcome = $8, provider_response = $9, media_stats = $10, reserved_fen = 0 WHERE id = $11 AND ended_at IS NULL",
+             end_reason = $7, outcome = $8, provider_response = $9, media_stats = $10, turn_stats = $11, reserved_fen = 0 WHERE id = $12 AND ended_at IS NULL",
         )
         .bind(fin.status.as_str())
         .bind(fin.now_ms)
@@ -511,6 +512,7 @@ impl Store for SqlStore {
         .bind(fin.outcome.map(|o| o.as_str()))
         .bind(&fin.provider_response)
         .bind(&fin.media_stats)
+        .bind(&fin.turn_stats)
         .bind(&fin.call_id)
         .execute(&mut *tx)
         .await?;
@@ -575,6 +577,7 @@ impl Store for SqlStore {
                 connected_ms,
                 provider_response: Some("call lost: the server stopped while it was live".into()),
                 media_stats: None,
+                turn_stats: None,
                 now_ms,
             })
             .await?;

@@ -60,6 +60,7 @@ fn finish(id: &str, connected_ms: i64) -> FinishCall {
         connected_ms,
         provider_response: Some("BYE".into()),
         media_stats: Some(r#"{"packets_received":10}"#.into()),
+        turn_stats: Some(r#"[{"total_ms":612.5}]"#.into()),
         now_ms: 90_000,
     }
 }
@@ -146,6 +147,7 @@ async fn finishing_charges_started_minutes_once_and_releases_the_reservation(s: 
     let r1 = s.call(&c1, Some(&a.id)).await.unwrap().unwrap();
     assert_eq!((r1.status, r1.cost, r1.billed, r1.duration_seconds), (CallStatus::Completed, Fen(60), true, Some(61)));
     assert_eq!(r1.media_stats.as_deref(), Some(r#"{"packets_received":10}"#));
+    assert_eq!(r1.turn_stats.as_deref(), Some(r#"[{"total_ms":612.5}]"#));
     let r2 = s.call(&c2, None).await.unwrap().unwrap();
     assert_eq!((r2.status, r2.cost, r2.billed, r2.duration_seconds), (CallStatus::Busy, Fen(0), false, Some(0)));
     assert_eq!(s.balance(&a.id).await.unwrap(), Balance { balance: Fen(940), reserved: Fen(0) });

@@ -40,6 +40,8 @@ pub struct Shared {
     pub(crate) rate: Fen,
     pub(crate) max_phones: usize,
     pub(crate) metrics: Arc<Metrics>,
+    /// Where call recordings are written (`<data_dir>/recordings`).
+    pub(crate) recordings: std::path::PathBuf,
 }
 
 /// Cheap to clone.
@@ -57,6 +59,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/v1/calls"),
     ("GET", "/v1/calls/{call_id}"),
     ("POST", "/v1/calls/{call_id}/hangup"),
+    ("GET", "/v1/calls/{call_id}/recording"),
     ("GET", "/healthz"),
     ("GET", "/metrics"),
     ("GET", "/openapi.json"),
@@ -75,6 +78,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/calls", get(native::list_calls))
         .route("/v1/calls/{call_id}", get(native::get_call))
         .route("/v1/calls/{call_id}/hangup", post(native::hang_up))
+        .route("/v1/calls/{call_id}/recording", get(native::recording))
         .route("/healthz", get(native::healthz))
         .route("/metrics", get(native::metrics))
         .route("/openapi.json", get(openapi::serve))

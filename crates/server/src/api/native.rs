@@ -82,6 +82,35 @@ pub(crate) async fn hang_up(State(st): State<AppState>, Authed(account): Authed,
     Ok(json_response(StatusCode::ACCEPTED, &serde_json::json!({"success": true, "message": "hang-up requested", "call_id": id})))
 }
 
+/// The call's recording: a stereo WAV, callee left, AI right.
+pub(crate) async fn recording(State(st): State<AppState>, Authed(account): Authed, Path(id): Path<String>) -> Result<Response, ApiError> {
+    let id = valid_call_id(Some(&id))?;
+    let call = st.store.call(&id, Some(&account.id)).await?.ok_or_else(|| not_found(&id))?;
+    let path = st.recordings.join(format!("{id}.wav"));
+    match tokio::fs::read(&path).await {
+        Ok(wav) => Ok((
+            [
+                (header::CONTENT_TYPE, "audio/wav".to_owned()),
+                (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{id}.wav\"")),
+            ],
+            wav,
+        )
+            .into_response()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let why = if !call.status.is_final() {
+                "the call is not over yet: its recording is written when it ends"
+            } else {
+                "this call was not recorded (recording is on with speech.record = true, for spoken calls)"
+            };
+            Err(ApiError::new(StatusCode::NOT_FOUND, "recording_not_found", format!("no recording for call {id}: {why}")))
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "a recording could not be read");
+            Err(ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "recording_unreadable", format!("the recording of call {id} could not be read; the server log has the cause")))
+        }
+    }
+}
+
 pub(crate) async fn healthz(State(st): State<AppState>) -> Result<Response, ApiError> {
     st.store.queued_calls(1, &[]).await?;
     let active = st.dispatcher.active().await;

@@ -42,7 +42,15 @@ pub fn document() -> Value {
     hangup["responses"].as_object_mut().map(|m| m.remove("200"));
     hangup["parameters"] = id_param.clone();
     let mut get_call = op("A call's record", true, None, json_ok("CallRecord"), &["401", "404"]);
-    get_call["parameters"] = id_param;
+    get_call["parameters"] = id_param.clone();
+    let mut recording = op(
+        "A spoken call's recording: stereo WAV, callee left, AI right (with speech.record = true)",
+        true,
+        None,
+        json!({"description": "the WAV file", "content": {"audio/wav": {"schema": {"type": "string", "format": "binary"}}}}),
+        &["401", "404"],
+    );
+    recording["parameters"] = id_param;
     let mut list = op("Calls of the account, newest first", true, None, json_ok("CallList"), &["400", "401"]);
     list["parameters"] = json!([
         {"name": "status", "in": "query", "schema": {"type": "string", "enum": ["queued", "dialing", "ringing", "in_progress", "completed", "no_answer", "busy", "declined", "failed", "cancelled"]}},
@@ -103,6 +111,7 @@ pub fn document() -> Value {
             "/v1/calls": {"get": list},
             "/v1/calls/{call_id}": {"get": get_call},
             "/v1/calls/{call_id}/hangup": {"post": hangup},
+            "/v1/calls/{call_id}/recording": {"get": recording},
             "/healthz": {"get": op("Liveness and database check", false, None, json!({"description": "ok"}), &["503"])},
             "/metrics": {"get": op("Prometheus metrics", false, None, json!({"description": "text exposition format", "content": {"text/plain": {"schema": {"type": "string"}}}}), &[])},
             "/openapi.json": {"get": op("This document", false, None, json!({"description": "OpenAPI 3.1"}), &[])}

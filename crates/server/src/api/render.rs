@@ -35,5 +35,6 @@ pub(crate) fn record(call: &CallRow, lines: &[Line]) -> CallRecord {
         voice_id: call.voice_id.clone(),
         campaign: call.campaign.clone(),
         media: call.media_stats.as_deref().and_then(|s| serde_json::from_str(s).ok()),
+        turns: call.turn_stats.as_deref().and_then(|s| serde_json::from_str(s).ok()),
     }
 }

@@ -13,8 +13,12 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use std::path::PathBuf;
+
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
+use waihu_turn::TurnLatencyMs;
+use waihu_voice::{CallVoice, VoiceEngines};
 use waihu_agent::{Conversation, EngineRegistry, LlmError, Reply, Turn};
 use waihu_carrier::{Carrier, CarrierError, DialRequest, LegCommand, LegEvent};
 use waihu_core::lifecycle::{Action, CallLifecycle, Finish, Input, LegEnd, LifecycleConfig};
@@ -53,6 +57,11 @@ pub(crate) struct SessionDeps {
     pub(crate) lifecycle: LifecycleConfig,
     pub(crate) reply_timeout: Duration,
     pub(crate) metrics: Arc<Metrics>,
+    /// The voice pipeline's engines: calls on a carrier that carries audio
+    /// are spoken and heard through them. `None`: text-level calls.
+    pub(crate) voice: Option<Arc<VoiceEngines>>,
+    /// Where voice calls are recorded (stereo WAV per call), if they are.
+    pub(crate) recordings: Option<PathBuf>,
 }
 
 /// Said when the dialogue engine fails: the callee hears something sane.
@@ -88,6 +97,7 @@ type Thinking = JoinHandle<(Conversation, Result<Reply, LlmError>)>;
 enum Wake {
     Leg(Option<LegEvent>),
     Reply(Result<(Conversation, Result<Reply, LlmError>), tokio::task::JoinError>),
+    Part(Option<String>),
     Control(Option<Control>),
     Timer,
 }
@@ -122,6 +132,17 @@ struct Session {
     may_requeue: bool,
     /// Set when the carrier refused for capacity and the call goes back to the queue.
     requeue: Option<String>,
+    /// The leg is a voice leg: replies are streamed to it clause by clause.
+    audio: bool,
+    /// The clauses of the reply being generated (voice legs).
+    parts: Option<mpsc::UnboundedReceiver<String>>,
+    /// The line the reply being generated is streamed into.
+    streaming: Option<u64>,
+    /// A streamed line was cut while its reply was still being generated:
+    /// what was played, for the history once the conversation is back.
+    cut_while_thinking: Option<String>,
+    /// Each answered turn's latency (voice legs).
+    turns: Vec<TurnLatencyMs>,
 }
 
 fn now() -> Instant {
@@ -164,6 +185,11 @@ pub(crate) async fn run_call(deps: Arc<SessionDeps>, call: CallRow, mut control:
         media_stats: None,
         may_requeue,
         requeue: None,
+        audio: false,
+        parts: None,
+        streaming: None,
+        cut_while_thinking: None,
+        turns: Vec::new(),
     };
     // Claim the call: it may have been cancelled while it waited in the queue.
     match s.deps.store.set_status(&s.call.id, CallStatus::Dialing, wall_ms()).await {
@@ -202,6 +228,7 @@ pub(crate) async fn run_call(deps: Arc<SessionDeps>, call: CallRow, mut control:
         let wake = tokio::select! {
             ev = async { match s.leg_events.as_mut() { Some(rx) => rx.recv().await, None => std::future::pending().await } } => Wake::Leg(ev),
             r = async { match s.thinking.as_mut() { Some(h) => h.await, None => std::future::pending().await } } => Wake::Reply(r),
+            p = async { match s.parts.as_mut() { Some(rx) => rx.recv().await, None => std::future::pending().await } } => Wake::Part(p),
             c = control.recv(), if !control.is_closed() => Wake::Control(c),
             _ = async { match deadline { Some(d) => tokio::time::sleep_until(d).await, None => std::future::pending().await } } => Wake::Timer,
         };
@@ -212,8 +239,15 @@ pub(crate) async fn run_call(deps: Arc<SessionDeps>, call: CallRow, mut control:
                 s.provider_response.get_or_insert_with(|| "carrier leg closed without a final response".into());
                 s.lc.handle(Input::LegEnded(LegEnd::Failed), now());
             }
+            Wake::Part(Some(text)) => s.on_part(text).await,
+            Wake::Part(None) => s.parts = None,
             Wake::Reply(r) => {
                 s.thinking = None;
+                // Every clause was sent before the task returned: say them first.
+                while let Some(text) = s.parts.as_mut().and_then(|rx| rx.try_recv().ok()) {
+                    s.on_part(text).await;
+                }
+                s.parts = None;
                 match r {
                     Ok((convo, reply)) => {
                         s.convo = Some(convo);
@@ -289,8 +323,17 @@ impl Session {
             }
         };
         tracing::info!(to = %to.redacted(), carrier = self.deps.carrier.kind(), "dialling");
-        match self.deps.carrier.dial(DialRequest { call_id: self.call.id.clone(), to }).await {
+        let voice = self.deps.voice.clone().filter(|_| self.deps.carrier.carries_audio());
+        let req = DialRequest { call_id: self.call.id.clone(), to, audio: voice.is_some() };
+        match self.deps.carrier.dial(req).await {
             Ok(leg) => {
+                let leg = match voice {
+                    Some(engines) => {
+                        self.audio = true;
+                        waihu_voice::wrap(leg, engines, self.call_voice())
+                    }
+                    None => leg,
+                };
                 self.leg_events = Some(leg.events);
                 self.leg_commands = Some(leg.commands);
             }
@@ -302,6 +345,17 @@ impl Session {
                 self.provider_response = Some(e.to_string());
                 self.lc.handle(Input::LegEnded(LegEnd::Failed), now());
             }
+        }
+    }
+
+    fn call_voice(&self) -> CallVoice {
+        let pct = |v: Option<i64>| v.map_or(50, |v| v.clamp(0, 100) as u8);
+        CallVoice {
+            asr_hint: self.call.requirement.clone(),
+            voice_id: Some(self.call.voice_id.clone()).filter(|v| !v.is_empty()),
+            speed: pct(self.call.speed),
+            volume: pct(self.call.volume),
+            record_to: self.deps.recordings.as_ref().map(|dir| dir.join(format!("{}.wav", self.call.id))),
         }
     }
 
@@ -321,6 +375,12 @@ impl Session {
             LegEvent::Ringing => self.lc.handle(Input::Ringing, now()),
             LegEvent::Answered => self.lc.handle(Input::Answered, now()),
             LegEvent::SpeechStarted => {}
+            LegEvent::TurnLatency(t) => {
+                self.deps.metrics.observe_turn(&t);
+                self.turns.push(t);
+            }
+            // Audio-level events stay inside the voice pipeline.
+            LegEvent::Audio { .. } | LegEvent::PlayStarted { .. } | LegEvent::PlayDone { .. } => {}
             // Media counters: the record and /metrics do not take them yet.
             LegEvent::Media(report) => {
                 self.deps.metrics.observe_media(&report);
@@ -383,8 +443,12 @@ impl Session {
             self.lines.write(Role::Assistant, &played).await;
         }
         if stopped {
-            if let Some(c) = self.convo.as_mut() {
-                c.replace_last_assistant(played);
+            match self.convo.as_mut() {
+                Some(c) => c.replace_last_assistant(played),
+                // Still generating the rest of this line: fix the history
+                // when the conversation comes back.
+                None if self.streaming == Some(id) => self.cut_while_thinking = Some(played),
+                None => {}
             }
         }
         if utter.kind != LineKind::Nudge {
@@ -412,15 +476,107 @@ impl Session {
     fn think(&mut self, turn: Option<Turn>, kind: LineKind) {
         let Some(mut convo) = self.convo.take() else { return };
         self.thinking_kind = kind;
-        self.thinking = Some(tokio::spawn(async move {
-            let reply = convo.respond(turn).await;
-            (convo, reply)
-        }));
+        self.streaming = None;
+        self.cut_while_thinking = None;
+        if self.audio {
+            // A voice leg says the reply's first clause while the rest is written.
+            let (tx, rx) = mpsc::unbounded_channel();
+            self.parts = Some(rx);
+            self.thinking = Some(tokio::spawn(async move {
+                let reply = convo.respond_streaming(turn, Some(&tx)).await;
+                (convo, reply)
+            }));
+        } else {
+            self.thinking = Some(tokio::spawn(async move {
+                let reply = convo.respond(turn).await;
+                (convo, reply)
+            }));
+        }
+    }
+
+    /// A clause of the reply being generated (voice legs).
+    async fn on_part(&mut self, text: String) {
+        if self.lc.is_done() || self.winding_down || self.stale {
+            // A stale reply is retracted whole when it completes.
+            return;
+        }
+        match self.streaming {
+            Some(id) => {
+                if let Some(u) = self.speaking.as_mut().filter(|u| u.id == id) {
+                    u.text.push_str(&text);
+                    self.command(LegCommand::SayPart { id, text, last: false }).await;
+                }
+            }
+            // Something else is playing (a nudge): this reply waits and is
+            // said whole when it completes.
+            None if self.speaking.is_some() => {}
+            None => {
+                let utter = self.new_utter(text.clone(), self.thinking_kind, None);
+                let id = utter.id;
+                self.streaming = Some(id);
+                self.speaking = Some(utter);
+                if let Some(t) = self.heard_at.take() {
+                    self.deps.metrics.turn_latency.observe(now().saturating_duration_since(t).as_secs_f64());
+                }
+                self.command(LegCommand::SayPart { id, text, last: false }).await;
+            }
+        }
+    }
+
+    /// The reply that was streamed into line `id` is complete.
+    async fn on_streamed_reply(&mut self, id: u64, reply: Result<Reply, LlmError>) {
+        let still_playing = self.speaking.as_ref().is_some_and(|u| u.id == id);
+        if let Some(played) = self.cut_while_thinking.take() {
+            if let Some(c) = self.convo.as_mut() {
+                c.replace_last_assistant(played);
+            }
+        }
+        match reply {
+            Ok(r) => {
+                if r.outcome.is_some() {
+                    self.outcome = r.outcome;
+                }
+                if still_playing {
+                    if let Some(u) = self.speaking.as_mut() {
+                        u.text = r.text;
+                        if r.hang_up {
+                            u.kind = LineKind::Reply;
+                            u.then_hang_up = Some((HangupSide::Agent, EndReason::AgentHangup));
+                        }
+                    }
+                    self.command(LegCommand::SayPart { id, text: String::new(), last: true }).await;
+                    return;
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "dialogue engine failed mid-reply; ending the call politely");
+                if still_playing {
+                    self.command(LegCommand::SayPart { id, text: String::new(), last: true }).await;
+                }
+                let utter = self.new_utter(ENGINE_FAILED_LINE.into(), LineKind::Reply, Some((HangupSide::Platform, EndReason::InternalError)));
+                if self.speaking.is_some() {
+                    self.queue.push_back(utter);
+                } else {
+                    self.start_saying(utter).await;
+                }
+                return;
+            }
+        }
+        // The line was cut before its reply was complete: answer what the
+        // callee said meanwhile.
+        self.stale = false;
+        if self.speaking.is_none() && !self.unheard.is_empty() {
+            let joined = self.unheard.drain(..).collect::<Vec<_>>().join(" ");
+            self.think(Some(Turn::User(joined)), LineKind::Reply);
+        }
     }
 
     async fn on_reply(&mut self, reply: Result<Reply, LlmError>) {
         if self.lc.is_done() || self.winding_down {
             return;
+        }
+        if let Some(id) = self.streaming.take() {
+            return self.on_streamed_reply(id, reply).await;
         }
         if self.stale {
             // The callee spoke while this was generated: answer what they said now.
@@ -503,6 +659,7 @@ impl Session {
             connected_ms: f.connected.as_millis() as i64,
             provider_response: self.provider_response.clone(),
             media_stats: self.media_stats.clone(),
+            turn_stats: (!self.turns.is_empty()).then(|| serde_json::to_string(&self.turns).ok()).flatten(),
             now_ms: wall_ms(),
         };
         // The record must not be lost: retry a failing database for a while.

@@ -29,6 +29,8 @@ pub fn test_config(dir: &std::path::Path) -> Config {
     cfg.calls.no_answer_seconds = 3;
     cfg.calls.silence_prompt_seconds = 2;
     cfg.calls.silence_timeout_seconds = 6;
+    // Dialogue and lifecycle tests run text-level; the voice tests turn it on.
+    cfg.speech.mode = "off".into();
     cfg
 }
 

@@ -199,7 +199,31 @@ pub fn audio_ctx_for(samples: usize, margin: usize) -> usize {
     }
 }
 
-fn run(ctx: &WhisperContext, states: &Mutex<Vec<WhisperState>>, config: &WhisperConfig, audio: &[f32]) -> Result<String, AsrError> {
+/// Speech runs at about 4-6 Mandarin syllables a second; a transcript much
+/// denser than this, or one that repeats itself, is Whisper hallucinating
+/// (on a short or near-silent clip it tends to recite its prompt, over and
+/// over). Such text is worse than none: the dialogue would answer it.
+const MAX_CHARS_PER_SECOND: f64 = 9.0;
+
+/// Whether `text` can be what `secs` of speech said.
+pub fn plausible(text: &str, secs: f64) -> bool {
+    let chars: Vec<char> = text.chars().filter(|c| c.is_alphanumeric()).collect();
+    if chars.len() as f64 > secs * MAX_CHARS_PER_SECOND + 3.0 {
+        return false;
+    }
+    // A run of 4+ characters said three times in a row.
+    for len in 4..=chars.len() / 3 {
+        for start in 0..=chars.len() - 3 * len {
+            let unit = &chars[start..start + len];
+            if chars[start + len..start + 2 * len] == *unit && chars[start + 2 * len..start + 3 * len] == *unit {
+                return false;
+            }
+        }
+    }
+    true
+}
+
+fn run(ctx: &WhisperContext, states: &Mutex<Vec<WhisperState>>, config: &WhisperConfig, audio: &[f32], secs: f64) -> Result<String, AsrError> {
     let pooled = states.lock().map_err(|_| AsrError::Protocol("whisper state pool poisoned".into()))?.pop();
     let mut state = match pooled {
         Some(s) => s,
@@ -217,6 +241,8 @@ fn run(ctx: &WhisperContext, states: &Mutex<Vec<WhisperState>>, config: &Whisper
     params.set_print_progress(false);
     params.set_print_realtime(false);
     params.set_print_timestamps(false);
+    // Bounded by what the clip can hold: a hallucinating decoder stops early.
+    params.set_max_tokens((secs * 2.0 * MAX_CHARS_PER_SECOND) as i32 + 8);
     if let Some(margin) = config.audio_ctx_margin {
         params.set_audio_ctx(i32::try_from(audio_ctx_for(audio.len(), margin)).unwrap_or(0));
     }
@@ -253,10 +279,14 @@ impl Asr for WhisperAsr {
         let started = Instant::now();
         let secs = pcm8k.len() as f64 / 8000.0;
         let _turn = self.turns.acquire().await.map_err(|_| AsrError::Protocol("whisper engine closed".into()))?;
-        let text = tokio::task::spawn_blocking(move || run(&ctx, &states, &config, &audio))
+        let text = tokio::task::spawn_blocking(move || run(&ctx, &states, &config, &audio, secs))
             .await
             .map_err(|e| AsrError::Protocol(format!("whisper task: {e}")))??;
         let took = started.elapsed().as_secs_f64();
+        if !plausible(&text, secs) {
+            tracing::warn!(audio_s = secs, chars = text.chars().count(), "whisper output dropped as a hallucination (too dense or repeating)");
+            return Ok(Transcript::default());
+        }
         tracing::debug!(audio_s = secs, took_s = took, rtf = took / secs, %text, "whisper transcribed");
         Ok(Transcript { text, confidence: None })
     }
@@ -265,6 +295,15 @@ impl Asr for WhisperAsr {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hallucinations_are_told_from_speech() {
+        assert!(plausible("对，是我。", 0.9));
+        assert!(plausible("好的，明天上午十点我准时到。", 3.0));
+        assert!(!plausible("通知张先生明天上午十点来面试明天上午十点来面试", 0.7), "far too dense");
+        assert!(!plausible("明天上午十点来面试明天上午十点来面试明天上午十点来面试", 30.0), "recites itself");
+        assert!(plausible("", 1.0));
+    }
 
     #[test]
     fn audio_ctx_follows_the_clip() {

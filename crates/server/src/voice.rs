@@ -1,0 +1,235 @@
+//! Speech settings (`[speech]`) and the engines they name: what turns calls
+//! on an audio-carrying carrier into spoken conversations.
+//!
+//! `mode` decides whether calls are spoken at all:
+//! - `off`: text-level calls (the simulator's text mode; SIP plays its
+//!   placeholder voice).
+//! - `auto` (default): spoken when the engines can run here (for the
+//!   offline ones: this build has Whisper, its model is installed with
+//!   `waihu models install`, and espeak-ng is on PATH); otherwise text-level,
+//!   with a warning at start that says what is missing.
+//! - `on`: spoken, and the server refuses to start without its engines.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use waihu_carrier::sim::SimVoice;
+use waihu_core::wire::VoiceInfo;
+use waihu_speech::asr::{Buffered, OpenAiAsr, OpenAiAsrConfig};
+use waihu_speech::models::ModelStore;
+use waihu_speech::offline::OfflineRecogniser;
+use waihu_speech::tts::{EspeakConfig, EspeakTts, OpenAiTts, OpenAiTtsConfig};
+use waihu_speech::vad::{EarshotConfig, EarshotVad};
+use waihu_speech::{Asr, Endpoint, StreamingAsr, Tts, Vad};
+use waihu_turn::{SplitterConfig, TurnConfig};
+use waihu_voice::{AsrFactory, VoiceEngines};
+
+/// `[speech]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SpeechConfig {
+    /// `off`, `auto` or `on` (see the module docs).
+    pub mode: String,
+    /// Recogniser: `whisper` (offline) or `openai`.
+    pub asr: String,
+    /// Synthesiser: `espeak` (offline) or `openai`.
+    pub tts: String,
+    /// Silence after the callee's last voiced frame that ends their turn.
+    pub hangover_ms: u64,
+    /// Speech over the AI longer than this stops it (shorter 嗯/对/好 do not).
+    pub barge_in_ms: u64,
+    /// How long a turn waits for a late recogniser final after the hangover.
+    pub final_wait_ms: u64,
+    /// Where the offline models are (`waihu models install` puts them
+    /// there). Default: `$WAIHU_MODELS_DIR`, else `<data_dir>/models`.
+    pub models_dir: Option<std::path::PathBuf>,
+    /// Record every spoken call as a stereo WAV (callee left, AI right) in
+    /// `<data_dir>/recordings`, downloadable at `GET /v1/calls/{id}/recording`.
+    pub record: bool,
+    /// The OpenAI-compatible speech endpoints (`asr = "openai"`, `tts = "openai"`).
+    pub openai: OpenAiSpeechConfig,
+}
+
+impl Default for SpeechConfig {
+    fn default() -> Self {
+        SpeechConfig {
+            mode: "auto".into(),
+            asr: "whisper".into(),
+            tts: "espeak".into(),
+            hangover_ms: 250,
+            barge_in_ms: 250,
+            final_wait_ms: 1500,
+            record: false,
+            models_dir: None,
+            openai: OpenAiSpeechConfig::default(),
+        }
+    }
+}
+
+/// `[speech.openai]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OpenAiSpeechConfig {
+    /// `https://api.openai.com/v1` or any compatible server.
+    pub base_url: String,
+    /// For `/audio/transcriptions`.
+    pub asr_model: String,
+    /// For `/audio/speech`.
+    pub tts_model: String,
+    /// The environment variable holding the key.
+    pub api_key_env: Option<String>,
+    /// Or a file whose first line is the key.
+    pub api_key_file: Option<std::path::PathBuf>,
+}
+
+impl Default for OpenAiSpeechConfig {
+    fn default() -> Self {
+        OpenAiSpeechConfig {
+            base_url: "https://api.openai.com/v1".into(),
+            asr_model: "gpt-4o-mini-transcribe".into(),
+            tts_model: "gpt-4o-mini-tts".into(),
+            api_key_env: Some("OPENAI_API_KEY".into()),
+            api_key_file: None,
+        }
+    }
+}
+
+impl SpeechConfig {
+    pub(crate) fn validate(&self) -> Result<(), String> {
+        if !["off", "auto", "on"].contains(&self.mode.as_str()) {
+            return Err(format!("speech.mode must be off, auto or on (got {:?})", self.mode));
+        }
+        if !["whisper", "openai"].contains(&self.asr.as_str()) {
+            return Err(format!("speech.asr must be whisper or openai (got {:?})", self.asr));
+        }
+        if !["espeak", "openai"].contains(&self.tts.as_str()) {
+            return Err(format!("speech.tts must be espeak or openai (got {:?})", self.tts));
+        }
+        if !(100..=2000).contains(&self.hangover_ms) {
+            return Err("speech.hangover_ms must be between 100 and 2000".into());
+        }
+        if !(100..=2000).contains(&self.barge_in_ms) {
+            return Err("speech.barge_in_ms must be between 100 and 2000".into());
+        }
+        Ok(())
+    }
+}
+
+/// What the speech settings give the rest of the server.
+pub(crate) struct VoiceSetup {
+    pub(crate) engines: Arc<VoiceEngines>,
+    /// The simulated callees' voice and ears.
+    pub(crate) sim: SimVoice,
+    /// What `tts_list` offers.
+    pub(crate) voices: Vec<VoiceInfo>,
+    /// A line for the start-up log.
+    pub(crate) summary: String,
+}
+
+/// Builds the engines `[speech]` names; `Ok(None)` when calls stay
+/// text-level (mode `off`, or `auto` without its engines).
+pub(crate) async fn setup(cfg: &SpeechConfig, data_dir: &Path) -> Result<Option<VoiceSetup>, String> {
+    match cfg.mode.as_str() {
+        "off" => Ok(None),
+        "on" => build(cfg, data_dir).await.map(Some),
+        _ => match build(cfg, data_dir).await {
+            Ok(setup) => Ok(Some(setup)),
+            Err(why) => {
+                tracing::warn!("calls are text-level (speech.mode = auto): {why}");
+                Ok(None)
+            }
+        },
+    }
+}
+
+async fn build(cfg: &SpeechConfig, data_dir: &Path) -> Result<VoiceSetup, String> {
+    let offline = if cfg.asr == "whisper" {
+        let store = match &cfg.models_dir {
+            Some(dir) => ModelStore::new(dir.clone()),
+            None => ModelStore::for_data_dir(data_dir),
+        };
+        let started = std::time::Instant::now();
+        let store_dir = store.dir().display().to_string();
+        let rec = tokio::task::spawn_blocking(move || OfflineRecogniser::load(&store))
+            .await
+            .map_err(|e| format!("loading the speech model failed: {e}"))?
+            .map_err(|e| format!("{e} (models directory {store_dir})"))?;
+        tracing::info!(ms = started.elapsed().as_millis() as u64, "offline speech recognition model loaded");
+        Some(rec)
+    } else {
+        None
+    };
+    let asr: AsrFactory = match &offline {
+        Some(rec) => {
+            let rec = rec.clone();
+            Arc::new(move |hint: &str| -> Arc<dyn StreamingAsr> { Arc::new(Buffered::new(rec.for_call(hint))) })
+        }
+        None => {
+            let base = openai_asr(&cfg.openai, None)?;
+            let openai = cfg.openai.clone();
+            Arc::new(move |hint: &str| -> Arc<dyn StreamingAsr> {
+                let asr: Arc<dyn Asr> = match openai_asr(&openai, Some(hint)) {
+                    Ok(a) => a,
+                    Err(_) => base.clone(),
+                };
+                Arc::new(Buffered::new(asr))
+            })
+        }
+    };
+    let tts: Arc<dyn Tts> = match cfg.tts.as_str() {
+        "openai" => {
+            let mut c = OpenAiTtsConfig::new(cfg.openai.base_url.clone(), cfg.openai.tts_model.clone());
+            c.endpoint = endpoint(&cfg.openai)?;
+            Arc::new(OpenAiTts::new(c).map_err(|e| e.to_string())?)
+        }
+        _ => {
+            let espeak = EspeakTts::new(EspeakConfig::default()).map_err(|e| e.to_string())?;
+            espeak.check().await.map_err(|e| e.to_string())?;
+            Arc::new(espeak)
+        }
+    };
+    // The simulated callees speak in espeak-ng's other voice, so the two
+    // sides of a recording are told apart, and hear through the same
+    // recogniser as the AI's pipeline.
+    let callee_tts: Arc<dyn Tts> = match EspeakTts::new(EspeakConfig::default()) {
+        Ok(e) if e.check().await.is_ok() => Arc::new(e),
+        _ => tts.clone(),
+    };
+    let callee_ears: Arc<dyn Asr> = match &offline {
+        Some(rec) => rec.for_call("您好，我是人工智能助理，请问是哪位？"),
+        None => openai_asr(&cfg.openai, None)?,
+    };
+    let voices = tts.voices();
+    let callee_voice = voices.iter().find(|v| !v.default).map(|v| v.id.clone());
+    let vad_factory = Arc::new(|| -> Box<dyn Vad> { Box::new(EarshotVad::new(EarshotConfig::default())) });
+    let turn = TurnConfig {
+        hangover: Duration::from_millis(cfg.hangover_ms),
+        barge_in_min_speech: Duration::from_millis(cfg.barge_in_ms),
+        final_wait: Duration::from_millis(cfg.final_wait_ms),
+        ..TurnConfig::default()
+    };
+    Ok(VoiceSetup {
+        summary: format!("calls are spoken: VAD earshot, ASR {}, TTS {}", cfg.asr, cfg.tts),
+        engines: Arc::new(VoiceEngines { vad: vad_factory, asr, tts, turn, splitter: SplitterConfig::default() }),
+        sim: SimVoice { tts: callee_tts, asr: callee_ears, voice_id: callee_voice },
+        voices,
+    })
+}
+
+fn endpoint(c: &OpenAiSpeechConfig) -> Result<Endpoint, String> {
+    let mut e = Endpoint::new(c.base_url.clone());
+    if let Some(key) = crate::read_secret(c.api_key_env.as_deref(), c.api_key_file.as_deref())? {
+        e = e.with_key(key);
+    }
+    Ok(e)
+}
+
+fn openai_asr(c: &OpenAiSpeechConfig, hint: Option<&str>) -> Result<Arc<dyn Asr>, String> {
+    let mut ac = OpenAiAsrConfig::new(c.base_url.clone(), c.asr_model.clone());
+    ac.endpoint = endpoint(c)?;
+    ac.language = Some("zh".into());
+    ac.prompt = hint.filter(|h| !h.is_empty()).map(|h| h.chars().take(200).collect());
+    Ok(Arc::new(OpenAiAsr::new(ac).map_err(|e| e.to_string())?))
+}
