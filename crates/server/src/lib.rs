@@ -64,6 +64,7 @@ pub struct Server {
     pub store: Arc<dyn Store>,
     dispatcher: Arc<Dispatcher>,
     dispatcher_task: tokio::task::JoinHandle<()>,
+    spoken: Option<String>,
 }
 
 /// Opens the store named by the configuration (creating the data dir).
@@ -185,7 +186,12 @@ impl Server {
             metrics,
             recordings: cfg.data_dir.join("recordings"),
         });
-        Ok(Server { state, store, dispatcher, dispatcher_task })
+        Ok(Server { state, store, dispatcher, dispatcher_task, spoken: voice.map(|v| v.summary) })
+    }
+
+    /// How calls are spoken (`None`: text-level calls).
+    pub fn spoken(&self) -> Option<&str> {
+        self.spoken.as_deref()
     }
 
     /// The API router.

@@ -198,7 +198,9 @@ async fn build(cfg: &SpeechConfig, data_dir: &Path) -> Result<VoiceSetup, String
         _ => tts.clone(),
     };
     let callee_ears: Arc<dyn Asr> = match &offline {
-        Some(rec) => rec.for_call("您好，我是人工智能助理，请问是哪位？"),
+        // Only the default prompt: a prompt resembling the AI's lines made
+        // Whisper recite it after the line it heard.
+        Some(rec) => rec.for_call(""),
         None => openai_asr(&cfg.openai, None)?,
     };
     let voices = tts.voices();

@@ -43,7 +43,7 @@ impl Cues {
         let spoken = spoken_len(text);
         let trimmed = text.trim_end();
         let question = text.contains('？') || text.contains('?') || trimmed.ends_with('吗') || trimmed.ends_with('呢');
-        let identity = has(IDENTITY) || ((text.contains("您是") || text.contains("你是")) && text.contains('吗'));
+        let identity = has(IDENTITY) || ((text.contains("您是") || text.contains("你是")) && text.contains('吗')) || is_someone_question(text);
         Cues {
             identity,
             goodbye: has(GOODBYE),
@@ -60,6 +60,15 @@ impl Cues {
     pub(crate) fn is_content(&self) -> bool {
         !self.goodbye && !self.hearing_check && !self.intro_only
     }
+}
+
+/// `…是<a name>吗`: a callee hearing the AI through speech recognition gets
+/// the name wrong (张总 as 长沼) but still hears who is being asked for.
+fn is_someone_question(text: &str) -> bool {
+    let chars: Vec<char> = text.chars().collect();
+    chars.iter().enumerate().any(|(i, &c)| {
+        c == '是' && chars[i + 1..].iter().take(6).position(|&d| d == '吗').is_some_and(|gap| gap >= 1 && chars[i + 1..i + 1 + gap].iter().all(|c| c.is_alphanumeric()))
+    })
 }
 
 /// Characters that take speaking time and carry meaning (no punctuation or
@@ -106,6 +115,9 @@ mod tests {
             assert!(Cues::of(line).identity, "{line}");
         }
         assert!(!Cues::of("张总您好，明天上午9点开会，您看可以吗？").identity);
+        // As heard through speech recognition: the name is wrong, the question is not.
+        assert!(Cues::of("您好我是爱朱利。天文是长沼吗。").identity);
+        assert!(!Cues::of("我是助理。您看可以吗").identity);
     }
 
     #[test]

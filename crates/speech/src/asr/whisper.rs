@@ -285,6 +285,7 @@ impl Asr for WhisperAsr {
         let took = started.elapsed().as_secs_f64();
         if !plausible(&text, secs) {
             tracing::warn!(audio_s = secs, chars = text.chars().count(), "whisper output dropped as a hallucination (too dense or repeating)");
+            tracing::debug!(%text, "the dropped whisper output");
             return Ok(Transcript::default());
         }
         tracing::debug!(audio_s = secs, took_s = took, rtf = took / secs, %text, "whisper transcribed");
