@@ -221,6 +221,7 @@ async fn talking_over_the_ai_stops_it_and_the_transcript_shows_the_cut() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_simulated_callee_speaks_and_hears_through_the_whole_pipeline() {
+    let _ = tracing_subscriber::fmt().with_env_filter("warn,waihu_speech=debug,waihu_voice=debug,waihu_carrier=debug").with_test_writer().try_init();
     let Some(_tts) = voice::espeak().await else { return };
     let Some(models) = voice::whisper_models().await else { return };
     let s = common::start(|c| {

@@ -172,6 +172,7 @@ impl Store for SqlStore {
         let mut tx = self.pool.begin().await?;
         let exists = sqlx::query("SELECT id FROM accounts WHERE name = $1").bind(name).fetch_optional(&mut *tx).await?;
         if exists.is_some() {
+            tx.rollback().await?;
             return Err(StoreError::AccountExists(name.to_owned()));
         }
         let id = new_id();
@@ -302,10 +303,15 @@ impl Store for SqlStore {
                     .fetch_one(&mut *tx)
                     .await?;
                 let stored_hash: String = row.try_get("request_hash")?;
+                let response: String = row.try_get("response")?;
+                // Roll back before the write lock goes: a transaction only
+                // dropped is rolled back later, and SQLite's next writer
+                // would find the database locked.
+                tx.rollback().await?;
                 if &stored_hash != hash {
                     return Err(StoreError::IdempotencyMismatch(key.clone()));
                 }
-                return Ok(CreateOutcome::Replayed(row.try_get("response")?));
+                return Ok(CreateOutcome::Replayed(response));
             }
         }
         let needed = Fen(req.rate.0 * req.calls.len() as i64);
@@ -319,6 +325,7 @@ impl Store for SqlStore {
         if reserved.is_none() {
             let b = sqlx::query("SELECT balance_fen, reserved_fen FROM accounts WHERE id = $1").bind(&req.account_id).fetch_one(&mut *tx).await?;
             let available = Fen(b.try_get::<i64, _>("balance_fen")? - b.try_get::<i64, _>("reserved_fen")?);
+            tx.rollback().await?;
             return Err(StoreError::InsufficientBalance { available, needed });
         }
         for call in &req.calls {
@@ -457,6 +464,7 @@ impl Store for SqlStore {
             .fetch_optional(&mut *tx)
             .await?
         else {
+            tx.rollback().await?;
             return Ok(false);
         };
         let account: String = row.try_get("account_id")?;
@@ -488,6 +496,7 @@ impl Store for SqlStore {
             .fetch_optional(&mut *tx)
             .await?
         else {
+            tx.rollback().await?;
             return Ok(());
         };
         let account: String = row.try_get("account_id")?;
@@ -517,6 +526,7 @@ impl Store for SqlStore {
         .execute(&mut *tx)
         .await?;
         if updated.rows_affected() != 1 {
+            tx.rollback().await?;
             return Ok(());
         }
         let after = sqlx::query(

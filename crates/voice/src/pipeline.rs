@@ -18,6 +18,9 @@ use crate::record::StereoRecorder;
 use crate::speak::{Line, SpeechOut, VoiceParams};
 use crate::{CallVoice, VoiceEngines};
 
+/// Smallest clip sent after a line's first: 200 ms.
+const MIN_CLIP: usize = 1_600;
+
 pub(crate) fn spawn(audio_leg: Leg, engines: Arc<VoiceEngines>, call: CallVoice) -> Leg {
     let (up, events) = mpsc::channel(64);
     let (commands, commands_rx) = mpsc::channel(32);
@@ -30,7 +33,9 @@ pub(crate) fn spawn(audio_leg: Leg, engines: Arc<VoiceEngines>, call: CallVoice)
         engines,
         call,
         up,
+        up_outbox: VecDeque::new(),
         down: audio_leg.commands,
+        outbox: VecDeque::new(),
         asr_events: None,
         asr_starting: None,
         lines: VecDeque::new(),
@@ -62,8 +67,14 @@ struct Pipeline {
     voice: VoiceParams,
     /// Toward the session.
     up: mpsc::Sender<LegEvent>,
+    /// Events the session has had no room for yet.
+    up_outbox: VecDeque<LegEvent>,
     /// Toward the audio leg.
     down: mpsc::Sender<LegCommand>,
+    /// Commands the leg has had no room for yet. The pipeline never waits
+    /// on the leg: the leg waits on the pipeline to take its events, and
+    /// two tasks each waiting for the other's channel would stall both.
+    outbox: VecDeque<LegCommand>,
     listener: Listener,
     turn: TurnTaker,
     asr_events: Option<mpsc::Receiver<AsrEvent>>,
@@ -114,6 +125,21 @@ impl Pipeline {
                     Wake::AsrStarted(started.unwrap_or(Err(AsrError::Protocol("the recogniser's start task ended".into()))))
                 }
                 () = async { match timer { Some(t) => sleep_until(t).await, None => std::future::pending().await } } => Wake::Timer,
+                permit = self.up.reserve(), if !self.up_outbox.is_empty() => match permit {
+                    Ok(permit) => {
+                        if let Some(ev) = self.up_outbox.pop_front() {
+                            permit.send(ev);
+                        }
+                        continue;
+                    }
+                    Err(_) => Wake::Command(None),
+                },
+                permit = self.down.reserve(), if !self.outbox.is_empty() => {
+                    if let (Ok(permit), Some(cmd)) = (permit, self.outbox.pop_front()) {
+                        permit.send(cmd);
+                    }
+                    continue;
+                }
             };
             let go_on = match wake {
                 Wake::Leg(Some(ev)) => self.on_leg(ev).await,
@@ -124,8 +150,7 @@ impl Pipeline {
                 }
                 Wake::Command(None) => {
                     // The session is gone: do not leave the callee on the line.
-                    self.session_gone = true;
-                    let _ = self.down.send(LegCommand::HangUp).await;
+                    self.session_left();
                     true
                 }
                 Wake::Speech(out) => {
@@ -165,10 +190,48 @@ impl Pipeline {
         }
     }
 
+    /// Queues a command for the leg, in order, without waiting.
+    fn send_down(&mut self, cmd: LegCommand) {
+        if self.outbox.is_empty() {
+            match self.down.try_send(cmd) {
+                Ok(()) => return,
+                Err(mpsc::error::TrySendError::Full(cmd)) => self.outbox.push_back(cmd),
+                Err(mpsc::error::TrySendError::Closed(_)) => {}
+            }
+        } else {
+            self.outbox.push_back(cmd);
+        }
+    }
+
+    /// Queues an event for the session, in order. The session may be busy
+    /// (writing a line to the store) while the callee's audio keeps coming:
+    /// it is read on meanwhile, not left to pile up at the leg.
     async fn emit(&mut self, ev: LegEvent) {
-        if self.up.send(ev).await.is_err() && !self.session_gone {
+        if self.up_outbox.is_empty() {
+            match self.up.try_send(ev) {
+                Ok(()) => return,
+                Err(mpsc::error::TrySendError::Full(ev)) => self.up_outbox.push_back(ev),
+                Err(mpsc::error::TrySendError::Closed(_)) => self.session_left(),
+            }
+        } else {
+            self.up_outbox.push_back(ev);
+        }
+    }
+
+    fn session_left(&mut self) {
+        if !self.session_gone {
             self.session_gone = true;
-            let _ = self.down.send(LegCommand::HangUp).await;
+            self.up_outbox.clear();
+            self.send_down(LegCommand::HangUp);
+        }
+    }
+
+    /// Delivers what is still queued for the session (at the leg's end).
+    async fn drain_up(&mut self) {
+        while let Some(ev) = self.up_outbox.pop_front() {
+            if self.up.send(ev).await.is_err() {
+                return;
+            }
         }
     }
 
@@ -205,6 +268,7 @@ impl Pipeline {
                 }
                 self.write_recording().await;
                 self.emit(LegEvent::Ended { end, provider_response }).await;
+                self.drain_up().await;
                 return false;
             }
             other => self.emit(other).await,
@@ -218,7 +282,7 @@ impl Pipeline {
             LegCommand::SayPart { id, text, last } => self.on_text(id, &text, last).await,
             LegCommand::StopSaying => self.stop_all().await,
             other => {
-                let _ = self.down.send(other).await;
+                self.send_down(other);
             }
         }
     }
@@ -280,13 +344,35 @@ impl Pipeline {
                 if l.stopping {
                     return;
                 }
-                if is_front {
+                if !is_front {
+                    match l.held.last_mut() {
+                        Some((c, held)) if *c == chunk && held.len() < MIN_CLIP => held.extend_from_slice(&pcm),
+                        _ => l.held.push((chunk, pcm)),
+                    }
+                } else if !l.first_sent {
+                    // The line's first audio goes out at once: it is the turn's latency.
+                    l.first_sent = true;
                     self.play(line, chunk, pcm).await;
                 } else {
-                    l.held.push((chunk, pcm));
+                    let ready = match l.gathering.as_mut() {
+                        Some((c, gathered)) if *c == chunk => {
+                            gathered.extend_from_slice(&pcm);
+                            if gathered.len() >= MIN_CLIP {
+                                l.gathering.take()
+                            } else {
+                                None
+                            }
+                        }
+                        // Another chunk's audio: what was gathered goes first.
+                        _ => l.gathering.replace((chunk, pcm)),
+                    };
+                    if let Some((c, gathered)) = ready {
+                        self.play(line, c, gathered).await;
+                    }
                 }
             }
             SpeechOut::ChunkDone { line, chunk } => {
+                self.flush_gathered(line).await;
                 if let Some(l) = self.lines.iter_mut().find(|l| l.id == line) {
                     l.chunk_complete(chunk);
                 }
@@ -306,6 +392,14 @@ impl Pipeline {
         }
     }
 
+    /// Sends what the line gathered, if anything.
+    async fn flush_gathered(&mut self, line: u64) {
+        let gathered = self.lines.iter_mut().find(|l| l.id == line).and_then(|l| l.gathering.take());
+        if let Some((chunk, pcm)) = gathered {
+            self.play(line, chunk, pcm).await;
+        }
+    }
+
     async fn play(&mut self, line: u64, chunk: usize, pcm: Vec<i16>) {
         let Some(l) = self.lines.iter_mut().find(|l| l.id == line) else { return };
         let id = self.next_clip;
@@ -314,7 +408,7 @@ impl Pipeline {
         let pcm: Arc<[i16]> = Arc::from(pcm);
         let keep = self.recorder.is_some().then(|| pcm.to_vec());
         self.clips.insert(id, Clip { line, chunk, pcm: keep, started: None });
-        let _ = self.down.send(LegCommand::Play { id, pcm }).await;
+        self.send_down(LegCommand::Play { id, pcm });
     }
 
     async fn on_play_started(&mut self, clip: u64, at: Instant) {
@@ -378,6 +472,7 @@ impl Pipeline {
             self.emit(LegEvent::SayDone { id: line.id, played_chars, stopped: !whole }).await;
             if let Some(next) = self.lines.front_mut() {
                 let held = std::mem::take(&mut next.held);
+                next.first_sent |= !held.is_empty();
                 let id = next.id;
                 for (chunk, pcm) in held {
                     self.play(id, chunk, pcm).await;
@@ -394,10 +489,11 @@ impl Pipeline {
             line.cancel();
             line.stopping = true;
             line.held.clear();
+            line.gathering = None;
             any_out |= line.clips_out > 0;
         }
         if any_out {
-            let _ = self.down.send(LegCommand::StopSaying).await;
+            self.send_down(LegCommand::StopSaying);
         }
         self.settle().await;
     }

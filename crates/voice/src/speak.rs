@@ -68,6 +68,11 @@ pub(crate) struct Line {
     /// Audio made while an earlier line still plays: sent when this line's
     /// turn comes, so lines never interleave on the leg.
     pub(crate) held: Vec<(usize, Vec<i16>)>,
+    /// Audio gathered into a clip worth sending (engines hand over pieces
+    /// of a few milliseconds; one clip each would flood the leg).
+    pub(crate) gathering: Option<(usize, Vec<i16>)>,
+    /// The line's first clip went to the leg.
+    pub(crate) first_sent: bool,
 }
 
 impl Line {
@@ -95,6 +100,8 @@ impl Line {
             stopping: false,
             failed: false,
             held: Vec::new(),
+            gathering: None,
+            first_sent: false,
         }
     }
 
@@ -255,6 +262,8 @@ mod tests {
             stopping: false,
             failed: false,
             held: Vec::new(),
+            gathering: None,
+            first_sent: false,
         }
     }
 

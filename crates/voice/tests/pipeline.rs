@@ -222,7 +222,9 @@ async fn talking_over_the_ai_stops_it_within_a_frame_of_the_decision() {
     let talk = seen.speech_starts[0];
     let stopped_at = seen.clips.iter().filter_map(|c| c.2).max().expect("a clip ended");
     let ms = stopped_at.duration_since(talk).as_millis();
-    assert!((240..=320).contains(&ms), "250 ms of speech, then the next frame: stopped {ms} ms after the callee started");
+    // Decided on the 13th 20 ms frame (240 ms after the first), stopped at
+    // the next frame; a tick's own jitter either way.
+    assert!((220..=320).contains(&ms), "250 ms of speech, then the next frame: stopped {ms} ms after the callee started");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -29,7 +29,10 @@ use crate::{Leg, LegCommand, LegEvent};
 /// Samples in a 20 ms frame at 8 kHz.
 const FRAME: usize = 160;
 /// A pause in the AI's audio this long ends the line the callee heard.
-const LINE_GAP: Duration = Duration::from_millis(300);
+/// Longer than the gap between two chunks of one line on a loaded machine
+/// (each is synthesised while the one before plays), shorter than a
+/// listener's patience.
+const LINE_GAP: Duration = Duration::from_millis(600);
 
 /// The simulated callees' voice and ears.
 #[derive(Clone)]
@@ -61,6 +64,7 @@ pub(crate) fn spawn(call_id: String, timing: Timing, callee: Callee, voice: SimV
         inner: inner.commands,
         done_tx,
         answered: false,
+        clock: None,
         clips: VecDeque::new(),
         callee_audio: VecDeque::new(),
         heard: Vec::new(),
@@ -93,6 +97,8 @@ struct AudioLeg {
     inner: mpsc::Sender<LegCommand>,
     done_tx: mpsc::UnboundedSender<Done>,
     answered: bool,
+    /// The 20 ms media clock, from the answer.
+    clock: Option<tokio::time::Interval>,
     clips: VecDeque<Clip>,
     callee_audio: VecDeque<i16>,
     /// The AI's audio since the callee last heard a line.
@@ -105,8 +111,6 @@ struct AudioLeg {
 
 impl AudioLeg {
     async fn run(mut self, mut inner: mpsc::Receiver<LegEvent>, mut commands: mpsc::Receiver<LegCommand>, mut done: mpsc::UnboundedReceiver<Done>) {
-        let mut clock = interval(Duration::from_millis(20));
-        clock.set_missed_tick_behavior(MissedTickBehavior::Burst);
         loop {
             tokio::select! {
                 biased;
@@ -128,7 +132,7 @@ impl AudioLeg {
                         let _ = self.inner.send(LegCommand::Say { id, text }).await;
                     }
                 },
-                _ = clock.tick(), if self.answered => self.tick().await,
+                _ = async { match self.clock.as_mut() { Some(c) => c.tick().await, None => std::future::pending().await } } => self.tick().await,
             }
         }
         if self.dropped > 0 {
@@ -141,6 +145,11 @@ impl AudioLeg {
         match ev {
             LegEvent::Answered => {
                 self.answered = true;
+                // The clock starts with the media: one made at the dial would
+                // make up the ringing time in a burst of frames.
+                let mut clock = interval(Duration::from_millis(20));
+                clock.set_missed_tick_behavior(MissedTickBehavior::Burst);
+                self.clock = Some(clock);
                 let _ = self.up.send(LegEvent::Answered).await;
             }
             LegEvent::Heard(text) => {
@@ -231,7 +240,10 @@ impl AudioLeg {
                 (self.noise % 7) as i16 - 3
             });
         }
-        if self.up.try_send(LegEvent::Audio { pcm: Arc::from(&frame[..]), at: now.into_std() }).is_err() {
+        if let Err(mpsc::error::TrySendError::Full(_)) = self.up.try_send(LegEvent::Audio { pcm: Arc::from(&frame[..]), at: now.into_std() }) {
+            if self.dropped == 0 {
+                tracing::debug!(clips = self.clips.len(), answered = self.answered, "first simulated audio frame dropped");
+            }
             self.dropped += 1;
         }
     }
