@@ -62,6 +62,10 @@ pub struct InitiateCallRequest {
     /// Free-form speaking style hint.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub emotion: Option<String>,
+    /// waihu: record this call (stereo WAV, `GET /v1/calls/{id}/recording`);
+    /// absent, the server's `speech.record` decides.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub record: Option<bool>,
 }
 
 /// Answer of `initiate_call`. Serialised compactly: the shell client matches

@@ -162,7 +162,8 @@ impl Server {
             reply_timeout: Duration::from_secs(c.reply_timeout_seconds),
             metrics: metrics.clone(),
             voice: voice.as_ref().map(|v| v.engines.clone()),
-            recordings: cfg.speech.record.then(|| cfg.data_dir.join("recordings")),
+            recordings: cfg.data_dir.join("recordings"),
+            record_by_default: cfg.speech.record,
         });
         let dispatcher = Dispatcher::new(deps, c.max_concurrent, c.max_concurrent_per_account, Duration::from_secs(c.capacity_wait_seconds));
         let dispatcher_task = tokio::spawn(dispatcher.clone().run());

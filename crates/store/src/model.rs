@@ -72,6 +72,8 @@ pub struct CreateCalls {
     pub speed: Option<i64>,
     /// Style hint.
     pub emotion: Option<String>,
+    /// Record the call (`None`: the server's default).
+    pub record: Option<bool>,
     /// `X-Campaign`.
     pub campaign: Option<String>,
     /// `X-Client-Platform`.
@@ -120,6 +122,8 @@ pub struct CallRow {
     pub speed: Option<i64>,
     /// Style hint.
     pub emotion: Option<String>,
+    /// Record the call (`None`: the server's default).
+    pub record: Option<bool>,
     /// Attribution.
     pub campaign: Option<String>,
     /// Reserved for this call.

@@ -6,8 +6,9 @@
 /// Migrations in order; version N is `MIGRATIONS[N - 1]`.
 pub(crate) const MIGRATIONS: &[&[&str]] = &[V1, V2, V3];
 
-/// Version 3: the voice pipeline's per-turn latency split (JSON array).
-const V3: &[&str] = &["ALTER TABLE calls ADD COLUMN turn_stats TEXT"];
+/// Version 3: the voice pipeline's per-turn latency split (JSON array), and
+/// whether the call asked to be recorded (NULL: the server's default).
+const V3: &[&str] = &["ALTER TABLE calls ADD COLUMN turn_stats TEXT", "ALTER TABLE calls ADD COLUMN record INTEGER"];
 
 /// Version 2: the carrier's media counters (JSON) on the call record.
 const V2: &[&str] = &["ALTER TABLE calls ADD COLUMN media_stats TEXT"];

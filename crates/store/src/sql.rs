@@ -31,7 +31,7 @@ pub struct SqlStore {
 
 const CALL_COLUMNS: &str = "id, account_id, phone, requirement, status, model_engine, voice_id, volume, speed, emotion, \
     campaign, reserved_fen, rate_fen, created_at, dialed_at, answered_at, ended_at, duration_seconds, cost_fen, billed, \
-    hangup_by, end_reason, outcome, provider_response, media_stats, turn_stats";
+    hangup_by, end_reason, outcome, provider_response, media_stats, turn_stats, record";
 
 impl SqlStore {
     /// Opens (and creates) the database at `url`: `sqlite://path/to/file.db`
@@ -146,6 +146,7 @@ fn call_from(row: &AnyRow) -> Result<CallRow> {
         volume: row.try_get("volume")?,
         speed: row.try_get("speed")?,
         emotion: row.try_get("emotion")?,
+        record: row.try_get::<Option<i64>, _>("record")?.map(|r| r != 0),
         campaign: row.try_get("campaign")?,
         reserved: Fen(row.try_get("reserved_fen")?),
         rate: Fen(row.try_get("rate_fen")?),
@@ -331,8 +332,8 @@ impl Store for SqlStore {
         for call in &req.calls {
             sqlx::query(
                 "INSERT INTO calls (id, account_id, phone, requirement, status, model_engine, voice_id, volume, speed, emotion, \
-                 campaign, client_platform, client_version, reserved_fen, rate_fen, created_at) \
-                 VALUES ($1, $2, $3, $4, 'queued', $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+                 campaign, client_platform, client_version, reserved_fen, rate_fen, created_at, record) \
+                 VALUES ($1, $2, $3, $4, 'queued', $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
             )
             .bind(&call.id)
             .bind(&req.account_id)
@@ -349,6 +350,7 @@ impl Store for SqlStore {
             .bind(req.rate.0)
             .bind(req.rate.0)
             .bind(req.now_ms)
+            .bind(req.record.map(i64::from))
             .execute(&mut *tx)
             .await?;
         }

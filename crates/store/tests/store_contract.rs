@@ -40,6 +40,7 @@ fn create(account: &str, phones: &[&str], idem: Option<(&str, &str)>) -> CreateC
         volume: None,
         speed: None,
         emotion: None,
+        record: Some(true),
         campaign: Some("spring".into()),
         client_platform: None,
         client_version: None,
@@ -148,6 +149,7 @@ async fn finishing_charges_started_minutes_once_and_releases_the_reservation(s: 
     assert_eq!((r1.status, r1.cost, r1.billed, r1.duration_seconds), (CallStatus::Completed, Fen(60), true, Some(61)));
     assert_eq!(r1.media_stats.as_deref(), Some(r#"{"packets_received":10}"#));
     assert_eq!(r1.turn_stats.as_deref(), Some(r#"[{"total_ms":612.5}]"#));
+    assert_eq!(r1.record, Some(true), "the call asked to be recorded");
     let r2 = s.call(&c2, None).await.unwrap().unwrap();
     assert_eq!((r2.status, r2.cost, r2.billed, r2.duration_seconds), (CallStatus::Busy, Fen(0), false, Some(0)));
     assert_eq!(s.balance(&a.id).await.unwrap(), Balance { balance: Fen(940), reserved: Fen(0) });

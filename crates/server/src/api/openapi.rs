@@ -83,7 +83,7 @@ pub fn document() -> Value {
                     "user_requirement": {"type": "string", "maxLength": 20000},
                     "model_engine": {"type": "string"}, "voice_id": {"type": "string"},
                     "volume": {"type": "integer", "minimum": 0, "maximum": 100}, "speed": {"type": "integer", "minimum": 0, "maximum": 100},
-                    "emotion": {"type": "string"}, "agent_id": {"description": "not supported: refused with 400"}}},
+                    "emotion": {"type": "string"}, "record": {"type": "boolean", "description": "waihu: record this spoken call (stereo WAV at /v1/calls/{call_id}/recording); absent: the server's speech.record"}, "agent_id": {"description": "not supported: refused with 400"}}},
                 "InitiateCallAnswer": {"type": "object", "properties": {"success": {"type": "boolean"}, "message": {"type": "string"}, "call_id": {"type": "string"}, "call_ids": {"type": "array", "items": {"type": "string"}}}},
                 "CallRecord": {"type": "object", "properties": {
                     "success": {"type": "boolean"}, "call_id": {"type": "string"}, "phones": {"type": "string"}, "user_requirement": {"type": "string"},

@@ -89,7 +89,7 @@ pub(crate) async fn initiate_call(State(st): State<AppState>, Authed(account): A
     // What makes two requests "the same" for the idempotency key.
     let fingerprint = serde_json::json!({
         "phones": numbers.iter().map(|p| p.as_str()).collect::<Vec<_>>(), "req": requirement, "engine": engine,
-        "voice": voice, "volume": volume, "speed": speed, "emotion": emotion,
+        "voice": voice, "volume": volume, "speed": speed, "emotion": emotion, "record": req.record,
     });
     let hash = hex::encode(Sha256::digest(fingerprint.to_string().as_bytes()));
     let outcome = st
@@ -103,6 +103,7 @@ pub(crate) async fn initiate_call(State(st): State<AppState>, Authed(account): A
             volume,
             speed,
             emotion,
+            record: req.record,
             campaign,
             client_platform: platform,
             client_version,

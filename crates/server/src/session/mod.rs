@@ -60,8 +60,10 @@ pub(crate) struct SessionDeps {
     /// The voice pipeline's engines: calls on a carrier that carries audio
     /// are spoken and heard through them. `None`: text-level calls.
     pub(crate) voice: Option<Arc<VoiceEngines>>,
-    /// Where voice calls are recorded (stereo WAV per call), if they are.
-    pub(crate) recordings: Option<PathBuf>,
+    /// Where voice calls are recorded (a stereo WAV per call).
+    pub(crate) recordings: PathBuf,
+    /// Whether a call that does not say is recorded (`speech.record`).
+    pub(crate) record_by_default: bool,
 }
 
 /// Said when the dialogue engine fails: the callee hears something sane.
@@ -355,7 +357,11 @@ impl Session {
             voice_id: Some(self.call.voice_id.clone()).filter(|v| !v.is_empty()),
             speed: pct(self.call.speed),
             volume: pct(self.call.volume),
-            record_to: self.deps.recordings.as_ref().map(|dir| dir.join(format!("{}.wav", self.call.id))),
+            record_to: self
+                .call
+                .record
+                .unwrap_or(self.deps.record_by_default)
+                .then(|| self.deps.recordings.join(format!("{}.wav", self.call.id))),
         }
     }
 
