@@ -140,7 +140,7 @@ impl Server {
         if let Some(v) = &voice {
             tracing::info!("{}", v.summary);
         }
-        let carrier = carrier(cfg, voice.as_ref().map(|v| v.sim.clone())).await?;
+        let carrier = carrier(cfg, voice.as_ref().and_then(|v| v.sim.clone())).await?;
         let engines = engines(cfg)?;
         let metrics = Arc::new(Metrics::default());
         let bus: Arc<dyn EventBus> = Arc::new(InProcessBus::default());

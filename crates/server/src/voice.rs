@@ -17,10 +17,11 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use waihu_carrier::sim::SimVoice;
 use waihu_core::wire::VoiceInfo;
-use waihu_speech::asr::{Buffered, OpenAiAsr, OpenAiAsrConfig};
+use waihu_speech::asr::{Buffered, DashScopeAsr, DashScopeAsrConfig, OpenAiAsr, OpenAiAsrConfig};
+use waihu_speech::dashscope::DashScopeEndpoint;
 use waihu_speech::models::ModelStore;
 use waihu_speech::offline::OfflineRecogniser;
-use waihu_speech::tts::{EspeakConfig, EspeakTts, OpenAiTts, OpenAiTtsConfig};
+use waihu_speech::tts::{DashScopeTts, DashScopeTtsConfig, EspeakConfig, EspeakTts, OpenAiTts, OpenAiTtsConfig};
 use waihu_speech::vad::{EarshotConfig, EarshotVad};
 use waihu_speech::{Asr, Endpoint, StreamingAsr, Tts, Vad};
 use waihu_turn::{SplitterConfig, TurnConfig};
@@ -32,9 +33,9 @@ use waihu_voice::{AsrFactory, VoiceEngines};
 pub struct SpeechConfig {
     /// `off`, `auto` or `on` (see the module docs).
     pub mode: String,
-    /// Recogniser: `whisper` (offline) or `openai`.
+    /// Recogniser: `whisper` (offline), `openai` or `dashscope`.
     pub asr: String,
-    /// Synthesiser: `espeak` (offline) or `openai`.
+    /// Synthesiser: `espeak` (offline), `openai` or `dashscope`.
     pub tts: String,
     /// Silence after the callee's last voiced frame that ends their turn.
     pub hangover_ms: u64,
@@ -50,6 +51,39 @@ pub struct SpeechConfig {
     pub record: bool,
     /// The OpenAI-compatible speech endpoints (`asr = "openai"`, `tts = "openai"`).
     pub openai: OpenAiSpeechConfig,
+    /// Alibaba Cloud DashScope: Paraformer realtime and CosyVoice (`"dashscope"`).
+    pub dashscope: DashScopeSpeechConfig,
+}
+
+/// `[speech.dashscope]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DashScopeSpeechConfig {
+    /// The WebSocket inference endpoint.
+    pub url: String,
+    /// Realtime recognition model (`paraformer-realtime-8k-v2` hears telephone audio).
+    pub asr_model: String,
+    /// Synthesis model (`cosyvoice-v2`).
+    pub tts_model: String,
+    /// The environment variable holding the key.
+    pub api_key_env: Option<String>,
+    /// Or a file whose first line is the key.
+    pub api_key_file: Option<std::path::PathBuf>,
+    /// `X-DashScope-WorkSpace`, when the key belongs to a sub-workspace.
+    pub workspace: Option<String>,
+}
+
+impl Default for DashScopeSpeechConfig {
+    fn default() -> Self {
+        DashScopeSpeechConfig {
+            url: waihu_speech::dashscope::DEFAULT_URL.into(),
+            asr_model: "paraformer-realtime-8k-v2".into(),
+            tts_model: "cosyvoice-v2".into(),
+            api_key_env: Some(waihu_speech::dashscope::KEY_ENV.into()),
+            api_key_file: None,
+            workspace: None,
+        }
+    }
 }
 
 impl Default for SpeechConfig {
@@ -64,6 +98,7 @@ impl Default for SpeechConfig {
             record: false,
             models_dir: None,
             openai: OpenAiSpeechConfig::default(),
+            dashscope: DashScopeSpeechConfig::default(),
         }
     }
 }
@@ -101,11 +136,11 @@ impl SpeechConfig {
         if !["off", "auto", "on"].contains(&self.mode.as_str()) {
             return Err(format!("speech.mode must be off, auto or on (got {:?})", self.mode));
         }
-        if !["whisper", "openai"].contains(&self.asr.as_str()) {
-            return Err(format!("speech.asr must be whisper or openai (got {:?})", self.asr));
+        if !["whisper", "openai", "dashscope"].contains(&self.asr.as_str()) {
+            return Err(format!("speech.asr must be whisper, openai or dashscope (got {:?})", self.asr));
         }
-        if !["espeak", "openai"].contains(&self.tts.as_str()) {
-            return Err(format!("speech.tts must be espeak or openai (got {:?})", self.tts));
+        if !["espeak", "openai", "dashscope"].contains(&self.tts.as_str()) {
+            return Err(format!("speech.tts must be espeak, openai or dashscope (got {:?})", self.tts));
         }
         if !(100..=2000).contains(&self.hangover_ms) {
             return Err("speech.hangover_ms must be between 100 and 2000".into());
@@ -120,8 +155,9 @@ impl SpeechConfig {
 /// What the speech settings give the rest of the server.
 pub(crate) struct VoiceSetup {
     pub(crate) engines: Arc<VoiceEngines>,
-    /// The simulated callees' voice and ears.
-    pub(crate) sim: SimVoice,
+    /// The simulated callees' voice and ears (`None`: no batch recogniser
+    /// for them; simulated calls stay text-level).
+    pub(crate) sim: Option<SimVoice>,
     /// What `tts_list` offers.
     pub(crate) voices: Vec<VoiceInfo>,
     /// A line for the start-up log.
@@ -166,6 +202,12 @@ async fn build(cfg: &SpeechConfig, data_dir: &Path) -> Result<VoiceSetup, String
             let rec = rec.clone();
             Arc::new(move |hint: &str| -> Arc<dyn StreamingAsr> { Arc::new(Buffered::new(rec.for_call(hint))) })
         }
+        None if cfg.asr == "dashscope" => {
+            let mut c = DashScopeAsrConfig::new(dashscope_endpoint(&cfg.dashscope)?);
+            c.model = cfg.dashscope.asr_model.clone();
+            let asr: Arc<dyn StreamingAsr> = Arc::new(DashScopeAsr::new(c).map_err(|e| e.to_string())?);
+            Arc::new(move |_hint: &str| asr.clone())
+        }
         None => {
             let base = openai_asr(&cfg.openai, None)?;
             let openai = cfg.openai.clone();
@@ -179,6 +221,11 @@ async fn build(cfg: &SpeechConfig, data_dir: &Path) -> Result<VoiceSetup, String
         }
     };
     let tts: Arc<dyn Tts> = match cfg.tts.as_str() {
+        "dashscope" => {
+            let mut c = DashScopeTtsConfig::new(dashscope_endpoint(&cfg.dashscope)?);
+            c.model = cfg.dashscope.tts_model.clone();
+            Arc::new(DashScopeTts::new(c).map_err(|e| e.to_string())?)
+        }
         "openai" => {
             let mut c = OpenAiTtsConfig::new(cfg.openai.base_url.clone(), cfg.openai.tts_model.clone());
             c.endpoint = endpoint(&cfg.openai)?;
@@ -197,11 +244,12 @@ async fn build(cfg: &SpeechConfig, data_dir: &Path) -> Result<VoiceSetup, String
         Ok(e) if e.check().await.is_ok() => Arc::new(e),
         _ => tts.clone(),
     };
-    let callee_ears: Arc<dyn Asr> = match &offline {
+    let callee_ears: Option<Arc<dyn Asr>> = match &offline {
         // Only the default prompt: a prompt resembling the AI's lines made
         // Whisper recite it after the line it heard.
-        Some(rec) => rec.for_call(""),
-        None => openai_asr(&cfg.openai, None)?,
+        Some(rec) => Some(rec.for_call("")),
+        None if cfg.asr == "openai" => Some(openai_asr(&cfg.openai, None)?),
+        None => None,
     };
     let voices = tts.voices();
     let callee_voice = voices.iter().find(|v| !v.default).map(|v| v.id.clone());
@@ -215,9 +263,16 @@ async fn build(cfg: &SpeechConfig, data_dir: &Path) -> Result<VoiceSetup, String
     Ok(VoiceSetup {
         summary: format!("calls are spoken: VAD earshot, ASR {}, TTS {}", cfg.asr, cfg.tts),
         engines: Arc::new(VoiceEngines { vad: vad_factory, asr, tts, turn, splitter: SplitterConfig::default() }),
-        sim: SimVoice { tts: callee_tts, asr: callee_ears, voice_id: callee_voice },
+        sim: callee_ears.map(|asr| SimVoice { tts: callee_tts, asr, voice_id: callee_voice }),
         voices,
     })
+}
+
+fn dashscope_endpoint(c: &DashScopeSpeechConfig) -> Result<DashScopeEndpoint, String> {
+    let key = crate::read_secret(c.api_key_env.as_deref(), c.api_key_file.as_deref())?;
+    let mut e = DashScopeEndpoint::new(key.unwrap_or_default()).at(c.url.clone());
+    e.workspace = c.workspace.clone();
+    Ok(e)
 }
 
 fn endpoint(c: &OpenAiSpeechConfig) -> Result<Endpoint, String> {

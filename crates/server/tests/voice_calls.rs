@@ -247,3 +247,32 @@ async fn a_simulated_callee_speaks_and_hears_through_the_whole_pipeline() {
     assert!(r["turns"].as_array().is_some_and(|t| !t.is_empty()), "turn latencies on the record: {r}");
     s.stop().await;
 }
+
+#[tokio::test]
+async fn speech_on_without_its_engines_refuses_to_start_and_auto_falls_back_to_text() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = common::test_config(dir.path());
+    cfg.speech.mode = "on".into();
+    cfg.speech.asr = "dashscope".into();
+    cfg.speech.tts = "dashscope".into();
+    cfg.speech.dashscope.api_key_env = Some("WAIHU_TEST_UNSET_DASHSCOPE_KEY".into());
+    let store: std::sync::Arc<dyn waihu_store::Store> = std::sync::Arc::new(waihu_server::open_store(&cfg).await.unwrap());
+    let err = waihu_server::Server::start(&cfg, store.clone()).await.err().expect("no key, no speech");
+    assert!(err.to_string().contains("WAIHU_TEST_UNSET_DASHSCOPE_KEY"), "says what is missing: {err}");
+
+    // auto: the server starts, calls are text-level, tts_list is the configured voices.
+    cfg.speech.mode = "auto".into();
+    let server = waihu_server::Server::start(&cfg, store).await.expect("auto starts without its engines");
+    assert_eq!(server.spoken(), None);
+    cfg.speech.models_dir = Some(dir.path().join("no-models-here"));
+    cfg.speech.asr = "whisper".into();
+    cfg.speech.tts = "espeak".into();
+    let s = common::start(|c| {
+        c.speech.mode = "auto".into();
+        c.speech.models_dir = cfg.speech.models_dir.clone();
+    })
+    .await;
+    let (_, voices) = s.get("/api/v1/callinfo/tts_list").await;
+    assert_eq!(voices["voices"][0]["id"], "zh-female-1", "text-level calls offer the configured voices: {voices}");
+    s.stop().await;
+}

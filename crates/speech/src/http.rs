@@ -132,6 +132,11 @@ impl fmt::Debug for Scrubber {
 const REDACTED: &str = "[redacted]";
 
 impl Scrubber {
+    /// Knows `secrets` (blank ones are ignored).
+    pub(crate) fn new(secrets: impl IntoIterator<Item = String>) -> Self {
+        Scrubber { secrets: secrets.into_iter().filter(|s| !s.trim().is_empty()).collect() }
+    }
+
     pub(crate) fn scrub(&self, text: &str) -> String {
         let mut text = text.to_owned();
         for secret in &self.secrets {

@@ -6,9 +6,9 @@
 //! | kind | trait | engines here |
 //! |---|---|---|
 //! | voice activity | [`Vad`] (sync, per stream) | [`vad::earshot`] |
-//! | synthesis | [`Tts`] (async, shared) | [`tts::espeak`] (subprocess, through pinyin), [`tts::openai`] |
-//! | recognition, batch | [`Asr`] (async, shared) | [`asr::openai`] |
-//! | recognition, streaming | [`StreamingAsr`] (async, shared) | any [`Asr`] through [`asr::Buffered`] |
+//! | synthesis | [`Tts`] (async, shared) | [`tts::espeak`] (subprocess, through pinyin), [`tts::openai`], [`tts::dashscope`] (CosyVoice) |
+//! | recognition, batch | [`Asr`] (async, shared) | `asr::whisper` (offline, feature `whisper`), [`asr::openai`] |
+//! | recognition, streaming | [`StreamingAsr`] (async, shared) | [`asr::dashscope`] (Paraformer realtime), any [`Asr`] through [`asr::Buffered`] |
 //!
 //! # Audio at the seams
 //!
@@ -39,6 +39,7 @@
 #![warn(missing_docs)]
 
 pub mod asr;
+pub mod dashscope;
 mod http;
 pub mod models;
 pub mod offline;

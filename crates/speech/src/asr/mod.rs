@@ -20,6 +20,7 @@
 //! dropped and counted ([`AsrInput::dropped_samples`]), never waited for.
 
 mod buffered;
+pub mod dashscope;
 pub mod openai;
 mod session;
 #[cfg(feature = "whisper")]
@@ -31,6 +32,7 @@ use thiserror::Error;
 use crate::http::HttpError;
 
 pub use self::buffered::Buffered;
+pub use self::dashscope::{DashScopeAsr, DashScopeAsrConfig};
 pub use self::openai::{OpenAiAsr, OpenAiAsrConfig};
 #[cfg(feature = "whisper")]
 pub use self::whisper::{WhisperAsr, WhisperConfig};

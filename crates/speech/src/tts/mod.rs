@@ -10,10 +10,10 @@
 //! that is how a barge-in stops it.
 //!
 //! Engines, one module each: [`espeak`] (offline, espeak-ng as a subprocess
-//! through pinyin) and [`openai`] (`POST {base}/audio/speech`). The Chinese
-//! cloud streaming engines (DashScope CosyVoice, Volcengine) go beside them
-//! as `dashscope.rs` / `volcengine.rs`.
+//! through pinyin), [`openai`] (`POST {base}/audio/speech`) and [`dashscope`]
+//! (CosyVoice streaming over DashScope's WebSocket API).
 
+pub mod dashscope;
 pub mod espeak;
 pub mod openai;
 
@@ -27,6 +27,7 @@ use waihu_core::wire::VoiceInfo;
 use crate::http::HttpError;
 use crate::wav::WavError;
 
+pub use self::dashscope::{DashScopeTts, DashScopeTtsConfig};
 pub use self::espeak::{EspeakConfig, EspeakTts};
 pub use self::openai::{OpenAiTts, OpenAiTtsConfig, SpeechFormat};
 
