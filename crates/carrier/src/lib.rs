@@ -263,6 +263,12 @@ impl LineParts {
         }
         None
     }
+
+    /// The id of a line still waiting for its last part, forgetting it: a
+    /// leg that ends answers it with a stopped `SayDone`.
+    pub(crate) fn take_open(&mut self) -> Option<u64> {
+        self.open.take().map(|(id, _)| id)
+    }
 }
 
 #[cfg(test)]
@@ -278,5 +284,8 @@ mod line_parts_tests {
         // A new line while one is open: the open one is dropped.
         assert_eq!(p.push(3, "半句", false), None);
         assert_eq!(p.push(4, "整句。", true).as_deref(), Some("整句。"));
+        assert_eq!(p.push(5, "未完", false), None);
+        assert_eq!(p.take_open(), Some(5));
+        assert_eq!(p.take_open(), None);
     }
 }

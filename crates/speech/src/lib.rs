@@ -6,9 +6,9 @@
 //! | kind | trait | engines here |
 //! |---|---|---|
 //! | voice activity | [`Vad`] (sync, per stream) | [`vad::earshot`] |
-//! | synthesis | [`Tts`] (async, shared) | [`tts::espeak`] (subprocess, through pinyin), [`tts::openai`], [`tts::dashscope`] (CosyVoice) |
+//! | synthesis | [`Tts`] (async, shared) | [`tts::espeak`] (subprocess, through pinyin), [`tts::openai`], [`tts::dashscope`] (CosyVoice, WebSocket) |
 //! | recognition, batch | [`Asr`] (async, shared) | `asr::whisper` (offline, feature `whisper`), [`asr::openai`] |
-//! | recognition, streaming | [`StreamingAsr`] (async, shared) | [`asr::dashscope`] (Paraformer realtime), any [`Asr`] through [`asr::Buffered`] |
+//! | recognition, streaming | [`StreamingAsr`] (async, shared) | [`asr::dashscope`] (Paraformer realtime, WebSocket), any [`Asr`] through [`asr::Buffered`] |
 //!
 //! # Audio at the seams
 //!
@@ -16,7 +16,8 @@
 //! 8 kHz ([`pcm::SAMPLE_RATE`]), whose 20 ms media frame is 160 samples
 //! ([`pcm::FRAME_SAMPLES`]). Engines convert at their own edge: earshot
 //! listens at 16 kHz (`waihu_media`'s upsampler), espeak-ng speaks at
-//! 22.05 kHz and OpenAI at 24 kHz ([`resample::Resampler`]).
+//! 22.05 kHz and OpenAI at 24 kHz ([`resample::Resampler`]); DashScope's
+//! Paraformer and CosyVoice take and give 8 kHz themselves.
 //!
 //! # What the pipeline must know
 //!
@@ -50,6 +51,7 @@ pub mod vad;
 pub mod wav;
 
 pub use asr::{Asr, AsrError, AsrEvent, AsrSession, StreamingAsr, Transcript};
+pub use dashscope::DashScopeEndpoint;
 pub use http::Endpoint;
 pub use tts::{synthesize_all, Tts, TtsError, TtsRequest, TtsStream};
 pub use vad::{Vad, VadFrame};

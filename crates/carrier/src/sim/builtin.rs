@@ -229,6 +229,10 @@ pub(crate) struct TalksOver {
 }
 
 impl Talker for TalksOver {
+    fn may_cut_in(&self) -> bool {
+        self.base.confirmed() && !self.cut_in
+    }
+
     fn cut_in_at(&self, line: &str, line_secs: f64) -> Option<f64> {
         let wants = self.base.confirmed() && !self.cut_in && is_content_line(line);
         // Half-way into a short line, so the question still lands before its end.
@@ -254,6 +258,10 @@ pub(crate) struct Acknowledger {
 }
 
 impl Talker for Acknowledger {
+    fn may_cut_in(&self) -> bool {
+        self.base.confirmed() && !self.nodded
+    }
+
     fn cut_in_at(&self, line: &str, line_secs: f64) -> Option<f64> {
         let wants = self.base.confirmed() && !self.nodded && line_secs >= BACKCHANNEL_MIN_LINE_SECS && is_content_line(line);
         wants.then_some(line_secs / 2.0)
@@ -348,11 +356,14 @@ mod tests {
     fn talks_over_only_content_lines_once_confirmed() {
         let mut t = TalksOver::default();
         assert_eq!(t.cut_in_at(OPENING, 5.0), None);
+        assert!(!t.may_cut_in());
         said(&mut t, OPENING);
+        assert!(t.may_cut_in());
         assert_eq!(t.cut_in_at(CONTENT, 8.0), Some(1.0));
         assert_eq!(t.cut_in_at("明天九点。", 1.0), Some(0.5));
         assert!(t.cut_in(CONTENT).unwrap().takes_turn);
         assert_eq!(t.cut_in_at(CONTENT, 8.0), None);
+        assert!(!t.may_cut_in());
     }
 
     #[test]

@@ -25,7 +25,7 @@ const RINGING_AFTER_SECS: f64 = 0.3;
 /// probably still composing the rest.
 const UNFINISHED_TURN_EXTRA_SECS: f64 = 1.5;
 /// From the callee deciding to hang up to its BYE.
-const HANG_UP_PAUSE_SECS: f64 = 0.4;
+pub(crate) const HANG_UP_PAUSE_SECS: f64 = 0.4;
 
 /// Simulated-time pacing, shared by every leg of a carrier.
 #[derive(Debug, Clone, Copy)]
@@ -37,7 +37,7 @@ pub(crate) struct Timing {
 
 impl Timing {
     /// Real (tokio) time for `sim_secs` of simulated time.
-    fn real(&self, sim_secs: f64) -> Duration {
+    pub(crate) fn real(&self, sim_secs: f64) -> Duration {
         Duration::from_secs_f64(sim_secs.max(0.0) / self.speed)
     }
 
@@ -45,6 +45,40 @@ impl Timing {
     fn speaking_secs(&self, chars: usize) -> f64 {
         chars as f64 / self.chars_per_second
     }
+
+    /// Simulated seconds the callee waits, once all is quiet, before it
+    /// answers `heard`: its reaction time, longer when the AI's turn sounds
+    /// unfinished (it ended on a comma and was not cut off).
+    pub(crate) fn reaction_secs_after(&self, heard: &str, cut_off: bool) -> f64 {
+        let mut pause = self.reaction_secs;
+        if !cut_off && !sounds_finished(heard) {
+            pause += UNFINISHED_TURN_EXTRA_SECS;
+        }
+        pause
+    }
+
+    /// When a dial made at `now` rings and when its outcome (answer or
+    /// refusal) comes; `None` for what never happens.
+    pub(crate) fn calling_deadlines(&self, pickup: Pickup, ring_secs: f64, now: Instant) -> (Option<Instant>, Option<Instant>) {
+        match pickup {
+            Pickup::Unreachable => (None, Some(now + self.real(ring_secs))),
+            Pickup::Never => (Some(now + self.real(RINGING_AFTER_SECS)), None),
+            _ => (Some(now + self.real(RINGING_AFTER_SECS)), Some(now + self.real(RINGING_AFTER_SECS + ring_secs))),
+        }
+    }
+}
+
+/// How a phone that does not answer ends the call: `None` for one that
+/// answers.
+pub(crate) fn refusal(pickup: Pickup) -> Option<(LegEnd, &'static str)> {
+    Some(match pickup {
+        Pickup::Answer => return None,
+        Pickup::Busy => (LegEnd::Busy, "486 Busy Here (simulated)"),
+        Pickup::Declined => (LegEnd::Declined, "603 Decline (simulated)"),
+        Pickup::NetworkNoAnswer => (LegEnd::NoAnswer, "480 Temporarily Unavailable (simulated)"),
+        Pickup::Unreachable => (LegEnd::Failed, "404 Not Found (simulated)"),
+        Pickup::Never => unreachable!("a phone that never answers has no outcome timer"),
+    })
 }
 
 /// Everything a leg needs to know about its callee.
@@ -58,12 +92,7 @@ pub(crate) struct Callee {
 pub(crate) fn spawn(call_id: String, timing: Timing, callee: Callee) -> Leg {
     let (events_tx, events) = mpsc::channel(64);
     let (commands, commands_rx) = mpsc::channel(32);
-    let now = Instant::now();
-    let (ringing_at, outcome_at) = match callee.pickup {
-        Pickup::Unreachable => (None, Some(now + timing.real(callee.ring_secs))),
-        Pickup::Never => (Some(now + timing.real(RINGING_AFTER_SECS)), None),
-        _ => (Some(now + timing.real(RINGING_AFTER_SECS)), Some(now + timing.real(RINGING_AFTER_SECS + callee.ring_secs))),
-    };
+    let (ringing_at, outcome_at) = timing.calling_deadlines(callee.pickup, callee.ring_secs, Instant::now());
     let state = LegState {
         call_id,
         timing,
@@ -143,7 +172,7 @@ struct LegState {
     parts: crate::LineParts,
 }
 
-async fn sleep_until_some(deadline: Option<Instant>) {
+pub(crate) async fn sleep_until_some(deadline: Option<Instant>) {
     match deadline {
         Some(d) => sleep_until(d).await,
         None => std::future::pending().await,
@@ -260,18 +289,13 @@ impl LegState {
     }
 
     async fn pick_up(&mut self) -> Step {
-        let (end, response) = match self.pickup {
-            Pickup::Answer => {
+        match refusal(self.pickup) {
+            Some((end, response)) => self.end(end, response).await,
+            None => {
                 self.phase = Phase::Connected;
-                return self.emit(LegEvent::Answered).await;
+                self.emit(LegEvent::Answered).await
             }
-            Pickup::Busy => (LegEnd::Busy, "486 Busy Here (simulated)"),
-            Pickup::Declined => (LegEnd::Declined, "603 Decline (simulated)"),
-            Pickup::NetworkNoAnswer => (LegEnd::NoAnswer, "480 Temporarily Unavailable (simulated)"),
-            Pickup::Unreachable => (LegEnd::Failed, "404 Not Found (simulated)"),
-            Pickup::Never => unreachable!("a phone that never answers has no outcome timer"),
-        };
-        self.end(end, response).await
+        }
     }
 
     /// Answers every line still owed a `SayDone`, then sends `Ended`.
@@ -283,6 +307,10 @@ impl LegState {
             self.emit(LegEvent::SayDone { id: p.line.id, played_chars, stopped }).await?;
         }
         self.drop_queue().await?;
+        // A line whose last part never came is owed its SayDone too.
+        if let Some(id) = self.parts.take_open() {
+            self.emit(LegEvent::SayDone { id, played_chars: 0, stopped: true }).await?;
+        }
         self.emit(LegEvent::Ended { end, provider_response: provider_response.to_owned() }).await?;
         Err(Stop::Ended)
     }
@@ -386,10 +414,7 @@ impl LegState {
         if !quiet || self.heard.is_empty() || self.hang_up_at.is_some() || self.reaction_at.is_some() {
             return;
         }
-        let mut pause = self.timing.reaction_secs;
-        if !self.heard_cut_off && !sounds_finished(&self.heard) {
-            pause += UNFINISHED_TURN_EXTRA_SECS;
-        }
+        let pause = self.timing.reaction_secs_after(&self.heard, self.heard_cut_off);
         self.reaction_at = Some(now + self.timing.real(pause));
     }
 

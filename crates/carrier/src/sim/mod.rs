@@ -10,6 +10,10 @@
 //! `tokio::time` scaled by [`SimConfig::speed`], so tests run whole calls in
 //! paused virtual time, deterministically. `docs/simulated-network.md`
 //! describes the personas and the configuration.
+//!
+//! Given speech engines ([`SimCarrier::with_voice`]), the network also
+//! carries audio ([`crate::DialRequest::audio`]): the callees speak through
+//! the TTS and hear the AI through the ASR, in real time (see `audio`).
 
 mod audio;
 mod builtin;
@@ -66,7 +70,9 @@ impl SimCarrier {
         })
     }
 
-    /// The same network whose callees speak and hear (audio legs).
+    /// The same network whose callees speak and hear through `voice`: dials
+    /// with [`DialRequest::audio`] get audio legs, and
+    /// [`Carrier::carries_audio`] is true.
     pub fn with_voice(mut self, voice: SimVoice) -> Self {
         self.voice = Some(voice);
         self
@@ -99,7 +105,9 @@ impl Carrier for SimCarrier {
         tracing::debug!(call_id = %req.call_id, to = %req.to.redacted(), persona, "dialing on the simulated network");
         match (&self.voice, req.audio) {
             (Some(voice), true) => Ok(audio::spawn(req.call_id, self.timing, callee, voice.clone())),
-            (None, true) => Err(CarrierError::Unavailable("the simulated network has no voice: audio calls need speech engines ([speech])".into())),
+            (None, true) => Err(CarrierError::Unavailable(
+                "the simulated network has no voice engines configured: its callees need a TTS and an ASR engine to carry audio ([speech])".into(),
+            )),
             (_, false) => Ok(leg::spawn(req.call_id, self.timing, callee)),
         }
     }

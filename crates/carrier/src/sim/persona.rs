@@ -53,6 +53,13 @@ pub(crate) struct CutIn {
 
 /// How a callee talks. One value per call, so it may keep state.
 pub(crate) trait Talker: Send {
+    /// Whether [`cut_in_at`](Self::cut_in_at) could pick a moment now. An
+    /// audio leg only makes out a line while it plays (one recognition more)
+    /// for a callee that may talk over it.
+    fn may_cut_in(&self) -> bool {
+        false
+    }
+
     /// When a line of `line_secs` (simulated seconds) starts playing: how
     /// many seconds into it the callee would start talking, if at all.
     fn cut_in_at(&self, _line: &str, _line_secs: f64) -> Option<f64> {

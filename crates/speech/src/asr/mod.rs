@@ -11,9 +11,10 @@
 //!   on silence.
 //! - [`StreamingAsr`], realtime: [`StreamingAsr::start`] opens an
 //!   [`AsrSession`]; audio is pushed as it arrives and [`AsrEvent`]s
-//!   (partials, finals) come back. The Chinese cloud engines (DashScope
-//!   Paraformer realtime, Volcengine) go here as `dashscope.rs` /
-//!   `volcengine.rs`. Any batch engine becomes one through [`Buffered`].
+//!   (partials, finals) come back. Engines here: [`dashscope`] (Paraformer
+//!   realtime over DashScope's WebSocket API); other Chinese cloud engines
+//!   (Volcengine) go beside it. Any batch engine becomes one through
+//!   [`Buffered`].
 //!
 //! Pushing audio never blocks the media clock: [`AsrInput::push_pcm`] only
 //! tries to queue, and when the engine has fallen behind the frame is
@@ -65,9 +66,18 @@ pub enum AsrError {
         /// The engine's message, trimmed, with secrets removed.
         message: String,
     },
-    /// The engine answered something we could not read.
+    /// The engine answered something we could not read, or broke off.
     #[error("speech recogniser sent an unreadable answer: {0}")]
     Protocol(String),
+    /// The engine took the request and then failed it, with its own error
+    /// code (DashScope's `task-failed`: `InvalidApiKey`, `Throttling`, …).
+    #[error("speech recogniser failed the task ({code}): {message}")]
+    Task {
+        /// The engine's error code.
+        code: String,
+        /// The engine's message, with secrets removed.
+        message: String,
+    },
     /// The engine is not set up (no key, a bad URL).
     #[error("speech recogniser not configured: {0}")]
     NotConfigured(String),

@@ -1,57 +1,108 @@
 //! Alibaba Cloud DashScope CosyVoice streaming synthesis over the WebSocket
 //! inference API (see [`crate::dashscope`] for the task protocol).
 //!
-//! One task per synthesis: `run-task` with `task: "tts"`, `function:
-//! "SpeechSynthesizer"`, the model, the voice and `format: "pcm",
-//! sample_rate: 8000` (so no resampling here); then `continue-task` with the
-//! text and `finish-task`. The audio arrives as binary frames of 16-bit
-//! little-endian samples while the server synthesises, and is handed on as
-//! it comes; `task-finished` ends it. Dropping the stream closes the socket,
-//! which cancels the task (barge-in).
+//! One connection and one task per synthesis: `run-task` with `task: "tts"`,
+//! `function: "SpeechSynthesizer"`, the model, the voice and `format: "pcm",
+//! sample_rate: 8000` (CosyVoice speaks at telephone rate itself, so nothing
+//! is resampled here); then the text in `continue-task` (several, for text
+//! past DashScope's per-message limit) and `finish-task`. The audio comes as
+//! binary frames of 16-bit little-endian samples while the server
+//! synthesises, and each is handed on as it arrives; `task-finished` ends the
+//! stream. Dropping the stream drops the connection, which ends the task on
+//! the server: that is how a barge-in stops it.
 //!
-//! `speed` 0-50-100 maps to CosyVoice's `rate` 0.5-1.0-2.0 (geometric) and
-//! `volume` 0-100 is CosyVoice's own `volume` scale.
+//! `speed` 0-50-100 maps to CosyVoice's `rate` 0.5-1.0-2.0 (geometric, so 25
+//! and 75 are equally far from normal); `volume` 0-100 is sent as
+//! CosyVoice's own `volume`, whose normal level is 50 as here (100 is its
+//! loudest, rather than exactly twice the amplitude).
+//!
+//! Voices belong to a model: `cosyvoice-v1` names them `longxiaochun`,
+//! `cosyvoice-v2` `longxiaochun_v2`. With no voices configured, the engine
+//! offers [`stock_voices`] of its model.
 
 use std::time::Duration;
 
 use async_trait::async_trait;
 use futures_util::stream;
-use serde_json::json;
+use serde_json::{json, Value};
 use waihu_core::wire::VoiceInfo;
 
 use super::{pick_voice, Tts, TtsError, TtsRequest, TtsStream};
-use crate::dashscope::{failed, task_id, DashScopeEndpoint, ServerEvent};
-use crate::http::millis;
+use crate::dashscope::{closed_mid_task, task_id, DashScopeEndpoint, Failure, KeyError, ServerEvent, Socket};
+use crate::http::{millis, HttpError};
+use crate::pcm::SAMPLE_RATE;
+
+/// The default model.
+pub const DEFAULT_MODEL: &str = "cosyvoice-v2";
+
+/// Characters per `continue-task`. DashScope takes 20 000 per message,
+/// counting a Han character as two; 5 000 keeps well inside that.
+const MAX_CHARS_PER_MESSAGE: usize = 5_000;
 
 /// Settings of the CosyVoice engine.
 #[derive(Debug, Clone)]
 pub struct DashScopeTtsConfig {
     /// Where, and the key.
     pub endpoint: DashScopeEndpoint,
-    /// `cosyvoice-v2` (its voices end in `_v2`) or `cosyvoice-v1`.
+    /// `cosyvoice-v2` or `cosyvoice-v1`.
     pub model: String,
-    /// The voices offered; their ids are sent as `voice`.
+    /// The voices offered, ids as CosyVoice names them; empty for the
+    /// model's [`stock_voices`].
     pub voices: Vec<VoiceInfo>,
-    /// Longest wait for the next audio frame once the text is sent.
+    /// CosyVoice's `pitch`, 0.5-2.0; 1.0 is the voice's own.
+    pub pitch: f32,
+    /// Longest wait from `finish-task` to the first audio.
+    pub first_audio_timeout: Duration,
+    /// Longest gap between two pieces of audio once it started.
     pub idle_timeout: Duration,
 }
 
 impl DashScopeTtsConfig {
-    /// `cosyvoice-v2` with four of its Mandarin voices.
+    /// `cosyvoice-v2` with its stock voices, 10 s / 5 s timeouts.
     pub fn new(endpoint: DashScopeEndpoint) -> Self {
-        let voice = |id: &str, name: &str, default: bool| VoiceInfo { id: id.into(), name: name.into(), language: "zh-CN".into(), default };
         DashScopeTtsConfig {
             endpoint,
-            model: "cosyvoice-v2".into(),
-            voices: vec![
-                voice("longxiaochun_v2", "龙小淳 (知性女声)", true),
-                voice("longwan_v2", "龙婉 (温柔女声)", false),
-                voice("longcheng_v2", "龙诚 (睿智男声)", false),
-                voice("longhua_v2", "龙华 (活泼女童)", false),
-            ],
+            model: DEFAULT_MODEL.into(),
+            voices: Vec::new(),
+            pitch: 1.0,
+            first_audio_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(5),
         }
     }
+
+    /// The public endpoint with the key from `$DASHSCOPE_API_KEY`.
+    pub fn from_env() -> Result<Self, KeyError> {
+        Ok(Self::new(DashScopeEndpoint::from_env()?))
+    }
+}
+
+/// Four Mandarin voices of `cosyvoice-v1` or `cosyvoice-v2` (the first the
+/// default); `None` for a model whose voices are not known here.
+pub fn stock_voices(model: &str) -> Option<Vec<VoiceInfo>> {
+    let suffix = match model.trim() {
+        "cosyvoice-v1" => "",
+        "cosyvoice-v2" => "_v2",
+        _ => return None,
+    };
+    let voices = [
+        ("longxiaochun", "龙小淳（知性积极女声）"),
+        ("longwan", "龙婉（温柔知性女声）"),
+        ("longcheng", "龙橙（智慧青年男声）"),
+        ("longhua", "龙华（元气甜美女声）"),
+    ];
+    Some(
+        voices
+            .iter()
+            .enumerate()
+            .map(|(i, (id, name))| VoiceInfo { id: format!("{id}{suffix}"), name: (*name).into(), language: "zh-CN".into(), default: i == 0 })
+            .collect(),
+    )
+}
+
+/// CosyVoice's `rate` (0.5-2.0) for a 0-100 speed: 1.0 at 50.
+pub fn cosyvoice_rate(speed: u8) -> f64 {
+    let x = 2f64.powf((f64::from(speed.min(100)) - 50.0) / 50.0);
+    (x * 100.0).round() / 100.0
 }
 
 /// CosyVoice as a [`Tts`].
@@ -61,18 +112,55 @@ pub struct DashScopeTts {
 }
 
 impl DashScopeTts {
-    /// Checks the settings; connecting happens per synthesis.
-    pub fn new(config: DashScopeTtsConfig) -> Result<Self, TtsError> {
-        if config.voices.is_empty() || config.model.trim().is_empty() {
-            return Err(TtsError::NotConfigured("DashScope synthesis needs a model and at least one voice".into()));
+    /// Checks the settings and settles the voices; connecting happens per
+    /// synthesis.
+    pub fn new(mut config: DashScopeTtsConfig) -> Result<Self, TtsError> {
+        config.endpoint.check()?;
+        if config.model.trim().is_empty() {
+            return Err(TtsError::NotConfigured("DashScope synthesis needs a model".into()));
+        }
+        if config.voices.is_empty() {
+            config.voices = stock_voices(&config.model).ok_or_else(|| {
+                TtsError::NotConfigured(format!("no stock voices known for {:?}: list the model's voices in the configuration", config.model))
+            })?;
+        }
+        if config.voices.iter().filter(|v| v.default).count() > 1 {
+            return Err(TtsError::NotConfigured("more than one voice is marked default".into()));
+        }
+        if !(0.5..=2.0).contains(&config.pitch) {
+            return Err(TtsError::NotConfigured("pitch must be between 0.5 and 2.0".into()));
+        }
+        if config.first_audio_timeout.is_zero() || config.idle_timeout.is_zero() {
+            return Err(TtsError::NotConfigured("the synthesis timeouts must not be zero".into()));
         }
         Ok(DashScopeTts { config })
     }
-}
 
-/// 0-50-100 as CosyVoice's 0.5-1.0-2.0.
-pub fn rate(speed: u8) -> f64 {
-    2f64.powf((f64::from(speed.min(100)) - 50.0) / 50.0)
+    /// The `payload` of `run-task` for `req` in `voice`.
+    pub fn run_task_payload(&self, req: &TtsRequest, voice: &str) -> Value {
+        json!({
+            "task_group": "audio", "task": "tts", "function": "SpeechSynthesizer",
+            "model": self.config.model.trim(),
+            "parameters": {
+                "text_type": "PlainText", "voice": voice, "format": "pcm", "sample_rate": SAMPLE_RATE,
+                "volume": req.volume.min(100), "rate": cosyvoice_rate(req.speed), "pitch": self.config.pitch,
+            },
+            "input": {}
+        })
+    }
+
+    /// Connects, starts the task and sends all of the text.
+    async fn begin(&self, req: &TtsRequest, voice: &str) -> Result<Socket, Failure> {
+        let mut socket = self.config.endpoint.connect().await?;
+        let id = task_id();
+        socket.run_task(&id, &self.run_task_payload(req, voice), None).await?;
+        let chars: Vec<char> = req.text.chars().collect();
+        for piece in chars.chunks(MAX_CHARS_PER_MESSAGE) {
+            socket.continue_task(&id, &piece.iter().collect::<String>()).await?;
+        }
+        socket.finish_task(&id).await?;
+        Ok(socket)
+    }
 }
 
 #[async_trait]
@@ -82,49 +170,134 @@ impl Tts for DashScopeTts {
     }
 
     async fn synthesize(&self, req: TtsRequest) -> Result<TtsStream, TtsError> {
+        // Refuse an unknown voice as itself, before connecting.
         let voice = pick_voice(&self.config.voices, req.voice_id.as_deref())?.id.clone();
-        let task = task_id();
-        let payload = json!({
-            "task_group": "audio", "task": "tts", "function": "SpeechSynthesizer", "model": self.config.model,
-            "parameters": {"text_type": "PlainText", "voice": voice, "format": "pcm", "sample_rate": 8000,
-                           "volume": req.volume.min(100), "rate": rate(req.speed), "pitch": 1.0},
-            "input": {}
-        });
-        let mut socket = self.config.endpoint.start_task(&task, payload).await?;
-        socket.send_json(json!({"header": {"action": "continue-task", "task_id": task, "streaming": "duplex"}, "payload": {"input": {"text": req.text}}})).await?;
-        socket.finish(&task).await?;
-        let idle = self.config.idle_timeout;
-        // An odd byte can end a frame: it is carried to the next one.
-        let state = (socket, Vec::<u8>::new(), false);
-        Ok(Box::pin(stream::unfold(state, move |(mut socket, mut carry, done)| async move {
-            if done {
-                return None;
+        if req.text.trim().is_empty() {
+            return Ok(Box::pin(stream::empty()));
+        }
+        tracing::debug!(model = %self.config.model, %voice, chars = req.text.chars().count(), "asking DashScope for speech");
+        let socket = match self.begin(&req, &voice).await {
+            Ok(socket) => socket,
+            Err(f) => {
+                let e = TtsError::from(f);
+                tracing::warn!(model = %self.config.model, %voice, error = %e, "DashScope speech request failed");
+                return Err(e);
             }
-            loop {
-                let ev = match tokio::time::timeout(idle, socket.next_event()).await {
-                    Err(_) => return Some((Err(TtsError::Timeout(millis(idle))), (socket, carry, true))),
-                    Ok(Err(e)) => return Some((Err(e.into()), (socket, carry, true))),
-                    Ok(Ok(ev)) => ev,
-                };
-                match ev {
-                    ServerEvent::Audio(bytes) => {
-                        carry.extend_from_slice(&bytes);
-                        let whole = carry.len() / 2 * 2;
-                        let pcm: Vec<i16> = carry[..whole].chunks_exact(2).map(|b| i16::from_le_bytes([b[0], b[1]])).collect();
-                        carry.drain(..whole);
-                        if !pcm.is_empty() {
-                            return Some((Ok(pcm), (socket, carry, false)));
-                        }
+        };
+        let listening = Listening {
+            socket: Some(socket),
+            carry: None,
+            wait: self.config.first_audio_timeout,
+            idle: self.config.idle_timeout,
+        };
+        Ok(Box::pin(stream::unfold(listening, |mut l| async move { l.next_chunk().await.map(|item| (item, l)) })))
+    }
+}
+
+/// One synthesis being received.
+struct Listening {
+    /// `None` once the task has ended, one way or the other.
+    socket: Option<Socket>,
+    /// A byte of a sample split between two frames.
+    carry: Option<u8>,
+    /// The wait for the next audio: the first, then the idle gap.
+    wait: Duration,
+    idle: Duration,
+}
+
+impl Listening {
+    async fn next_chunk(&mut self) -> Option<Result<Vec<i16>, TtsError>> {
+        loop {
+            let socket = self.socket.as_mut()?;
+            let ev = match tokio::time::timeout(self.wait, socket.next_event()).await {
+                Err(_) => Err(HttpError::Timeout(millis(self.wait)).into()),
+                Ok(ev) => ev,
+            };
+            match ev {
+                Ok(ServerEvent::Audio(bytes)) => {
+                    let pcm = self.decode(&bytes);
+                    if !pcm.is_empty() {
+                        self.wait = self.idle;
+                        return Some(Ok(pcm));
                     }
-                    ServerEvent::Finished => return None,
-                    ServerEvent::Failed { code, message } => return Some((Err(failed(&code, &message).into()), (socket, carry, true))),
-                    ServerEvent::Closed => {
-                        let e = TtsError::Protocol("DashScope closed the connection before task-finished".into());
-                        return Some((Err(e), (socket, carry, true)));
-                    }
-                    ServerEvent::Started | ServerEvent::Result(_) => {}
                 }
+                Ok(ServerEvent::Finished(_)) => {
+                    if let Some(socket) = self.socket.take() {
+                        socket.close().await;
+                    }
+                    return None;
+                }
+                Ok(ServerEvent::Failed { code, message }) => return self.fail(Failure::Task { code, message }),
+                Ok(ServerEvent::Closed) => return self.fail(closed_mid_task()),
+                Ok(ServerEvent::Started(_) | ServerEvent::Result(..)) => {}
+                Err(f) => return self.fail(f),
             }
-        })))
+        }
+    }
+
+    /// Samples from one frame; a sample may be split between frames.
+    fn decode(&mut self, bytes: &[u8]) -> Vec<i16> {
+        let mut pcm = Vec::with_capacity(bytes.len() / 2 + 1);
+        let mut rest = bytes;
+        if let (Some(lo), Some((&hi, tail))) = (self.carry, rest.split_first()) {
+            pcm.push(i16::from_le_bytes([lo, hi]));
+            self.carry = None;
+            rest = tail;
+        }
+        let pairs = rest.chunks_exact(2);
+        if let [odd] = pairs.remainder() {
+            self.carry = Some(*odd);
+        }
+        pcm.extend(pairs.map(|b| i16::from_le_bytes([b[0], b[1]])));
+        pcm
+    }
+
+    fn fail(&mut self, f: Failure) -> Option<Result<Vec<i16>, TtsError>> {
+        self.socket = None;
+        let e = TtsError::from(f);
+        tracing::warn!(error = %e, "DashScope speech broke off");
+        Some(Err(e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rate_is_geometric_around_one() {
+        assert_eq!([0, 25, 50, 75, 100].map(cosyvoice_rate), [0.5, 0.71, 1.0, 1.41, 2.0]);
+    }
+
+    #[test]
+    fn stock_voices_follow_the_model() {
+        let v2 = stock_voices("cosyvoice-v2").unwrap();
+        assert!(v2.iter().all(|v| v.id.ends_with("_v2")), "{v2:?}");
+        assert_eq!(v2.iter().filter(|v| v.default).map(|v| v.id.as_str()).collect::<Vec<_>>(), ["longxiaochun_v2"]);
+        let v1 = stock_voices("cosyvoice-v1").unwrap();
+        assert_eq!(v1.iter().map(|v| v.id.as_str()).collect::<Vec<_>>(), ["longxiaochun", "longwan", "longcheng", "longhua"]);
+        assert!(v1.iter().all(|v| v.name.starts_with('龙')));
+        assert!(stock_voices("cosyvoice-v9").is_none());
+    }
+
+    #[test]
+    fn a_model_without_known_voices_needs_them_configured() {
+        let mut c = DashScopeTtsConfig::new(DashScopeEndpoint::new("sk-test-0123456789abcdef"));
+        c.model = "cosyvoice-v9".into();
+        assert!(matches!(DashScopeTts::new(c.clone()), Err(TtsError::NotConfigured(m)) if m.contains("cosyvoice-v9")));
+        c.voices = vec![VoiceInfo { id: "longnew_v9".into(), name: "龙新".into(), language: "zh-CN".into(), default: true }];
+        assert_eq!(DashScopeTts::new(c).unwrap().voices().len(), 1);
+    }
+
+    #[test]
+    fn samples_split_across_frames_are_joined() {
+        let mut l = Listening { socket: None, carry: None, wait: Duration::from_secs(1), idle: Duration::from_secs(1) };
+        let bytes: Vec<u8> = [1000i16, -2000, 3000].iter().flat_map(|s| s.to_le_bytes()).collect();
+        let mut out = Vec::new();
+        for piece in [&bytes[..1], &bytes[1..4], &bytes[4..]] {
+            out.extend(l.decode(piece));
+        }
+        assert_eq!(out, [1000, -2000, 3000]);
+        assert_eq!(l.carry, None);
     }
 }

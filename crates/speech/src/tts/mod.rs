@@ -113,9 +113,18 @@ pub enum TtsError {
     /// The engine's audio could not be read.
     #[error("speech engine sent unreadable audio: {0}")]
     BadAudio(#[from] WavError),
-    /// The engine answered something else we could not read.
+    /// The engine answered something else we could not read, or broke off.
     #[error("speech engine sent an unreadable answer: {0}")]
     Protocol(String),
+    /// The engine took the request and then failed it, with its own error
+    /// code (DashScope's `task-failed`: `InvalidParameter`, `Throttling`, …).
+    #[error("speech engine failed the task ({code}): {message}")]
+    Task {
+        /// The engine's error code.
+        code: String,
+        /// The engine's message, with secrets removed.
+        message: String,
+    },
     /// The engine is not set up (no key, a bad URL).
     #[error("speech engine not configured: {0}")]
     NotConfigured(String),
