@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 pub mod sip;
+pub mod turn;
 
 /// `--name value` flags. Hand-rolled rather than clap: two binaries with a
 /// handful of numeric flags do not need it, and unknown flags must still be
@@ -17,8 +18,14 @@ impl Flags {
     /// Parses the process arguments; `known` lists the accepted names
     /// (without `--`) with their help text.
     pub fn parse(known: &[(&str, &str)]) -> Flags {
+        Flags::parse_from(std::env::args().skip(1), known)
+    }
+
+    /// The same from given arguments (without the program name), for a
+    /// binary that takes some switches out first.
+    pub fn parse_from(args: impl IntoIterator<Item = String>, known: &[(&str, &str)]) -> Flags {
         let mut map = BTreeMap::new();
-        let mut args = std::env::args().skip(1);
+        let mut args = args.into_iter();
         while let Some(a) = args.next() {
             let name = a.strip_prefix("--").unwrap_or("");
             if a == "--help" || a == "-h" || !known.iter().any(|(k, _)| *k == name) {

@@ -34,6 +34,7 @@ const FLAGS: &[(&str, &str)] = &[
     ("arrivals", "poisson (random gaps, the default) or even (one dial every 1/cps)"),
     ("say", "1: play the leg's placeholder voice; 0: G.711 silence (1)"),
     ("capture", "hold: 1 to measure send pacing with tcpdump (1)"),
+    ("voice", "hold: 1 to run the voice pipeline (earshot VAD on every frame, paced clips) on every call (0)"),
     ("finished", "leak: calls in each round (1000)"),
     ("rounds", "leak: rounds of --finished calls, each followed by a pause and a reading (2)"),
     ("batch", "leak: calls at a time (100)"),
@@ -80,6 +81,7 @@ fn main() {
                 poisson,
                 say,
                 capture: flags.num::<u8>("capture", 1) != 0,
+                voice: flags.num::<u8>("voice", 0) != 0,
             };
             check_files(opts.calls);
             rt.block_on(hold::run(&opts)).map(|row| {

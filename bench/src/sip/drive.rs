@@ -38,6 +38,9 @@ pub struct Script {
     pub say: bool,
     /// Hang up this long after the answer; `None`: when `hangup` turns true.
     pub hold: Option<Duration>,
+    /// Run the voice pipeline on the call (an audio leg: VAD on every frame,
+    /// lines synthesised and paced as clips).
+    pub voice: Option<Arc<waihu_voice::VoiceEngines>>,
 }
 
 /// What happened to one call.
@@ -83,8 +86,11 @@ pub async fn call(carrier: Arc<SipCarrier>, n: usize, script: Script, mut hangup
     let mut out = Outcome::default();
     let to = PhoneNumber::parse(&format!("138{:08}", n % 100_000_000)).expect("a mobile number");
     let start = Instant::now();
-    let mut leg = match carrier.dial(DialRequest { call_id: format!("bench-{n}"), to, audio: false }).await {
-        Ok(leg) => leg,
+    let mut leg = match carrier.dial(DialRequest { call_id: format!("bench-{n}"), to, audio: script.voice.is_some() }).await {
+        Ok(leg) => match &script.voice {
+            Some(engines) => waihu_voice::wrap(leg, engines.clone(), waihu_voice::CallVoice { speed: 50, volume: 50, ..Default::default() }),
+            None => leg,
+        },
         Err(e) => {
             out.dial_error = Some(e.to_string());
             live.unanswered.fetch_add(1, Ordering::Relaxed);

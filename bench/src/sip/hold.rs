@@ -32,6 +32,8 @@ pub struct HoldOpts {
     pub say: bool,
     /// Measure send pacing with tcpdump.
     pub capture: bool,
+    /// Run the voice pipeline (VAD on every frame) on every call.
+    pub voice: bool,
 }
 
 /// The figures of one run, for the summary table.
@@ -83,7 +85,7 @@ pub async fn run(o: &HoldOpts) -> Result<HoldRow, String> {
     // Ramp.
     let (hangup, told) = watch::channel(false);
     let live = Arc::new(Live::default());
-    let script = Script { say: o.say, hold: None };
+    let script = Script { say: o.say, hold: None, voice: o.voice.then(super::voice::engines) };
     let mut arrivals = Arrivals::new(o.cps, o.poisson);
     let drops_ramp = drops_by_port();
     let ramp_start = Instant::now();

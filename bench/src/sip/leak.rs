@@ -59,7 +59,7 @@ pub struct LeakRow {
 async fn batch(carrier: &Arc<SipCarrier>, first: usize, o: &LeakOpts) -> Vec<Outcome> {
     let (_keep, told) = watch::channel(false);
     let live = Arc::new(Live::default());
-    let script = Script { say: o.say, hold: Some(o.call) };
+    let script = Script { say: o.say, hold: Some(o.call), voice: None };
     let mut arrivals = Arrivals::new(o.cps, o.poisson);
     let mut tasks = Vec::with_capacity(o.batch);
     for n in first..first + o.batch {

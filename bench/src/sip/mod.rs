@@ -14,6 +14,7 @@ pub mod hold;
 pub mod host;
 pub mod leak;
 pub mod sipp;
+pub mod voice;
 
 use waihu_carrier::sip::{Codec, SipConfig};
 
