@@ -16,6 +16,9 @@ use waihu_speech::tts::{EspeakConfig, EspeakTts};
 use waihu_speech::vad::{EarshotConfig, EarshotVad};
 use waihu_speech::{Asr, StreamingAsr, Tts, Vad};
 use waihu_turn::{SplitterConfig, TurnConfig, TurnLatencyMs};
+
+/// Speech over the AI that stops it: the server's default `speech.barge_in_ms`.
+pub const BARGE_IN: Duration = Duration::from_millis(230);
 use waihu_voice::{CallVoice, VoiceEngines, VadFactory};
 
 use super::audio::Utterance;
@@ -112,7 +115,7 @@ pub async fn fixed(turns: usize, hangover: Duration, reply: &str, answer: Arc<Ut
         vad: earshot(),
         asr: Arc::new(move |_: &str| asr_dyn.clone()),
         tts: tts.clone(),
-        turn: TurnConfig { hangover, ..TurnConfig::default() },
+        turn: TurnConfig { hangover, barge_in_min_speech: BARGE_IN, ..TurnConfig::default() },
         splitter: SplitterConfig::default(),
     };
     let text_leg = waihu_voice::wrap(audio_leg, Arc::new(engines), call_voice(""));
@@ -186,7 +189,7 @@ pub async fn offline(calls: usize, hangover: Duration, task: &str, answer: Arc<U
         vad: earshot(),
         asr: Arc::new(move |hint: &str| -> Arc<dyn StreamingAsr> { Arc::new(Buffered::new(rec.for_call(hint))) }),
         tts,
-        turn: TurnConfig { hangover, ..TurnConfig::default() },
+        turn: TurnConfig { hangover, barge_in_min_speech: BARGE_IN, ..TurnConfig::default() },
         splitter: SplitterConfig::default(),
     });
     let mut out = Vec::with_capacity(calls);

@@ -93,7 +93,7 @@ impl Default for SpeechConfig {
             asr: "whisper".into(),
             tts: "espeak".into(),
             hangover_ms: 250,
-            barge_in_ms: 250,
+            barge_in_ms: 230,
             final_wait_ms: 1500,
             record: false,
             models_dir: None,

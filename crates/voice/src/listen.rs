@@ -13,6 +13,13 @@ use waihu_turn::{Input, TurnTaker};
 /// onset loses the first syllable.
 const PREROLL_SAMPLES: usize = 8_000 * 300 / 1000;
 
+/// Below this level a frame is not speech, whatever the VAD says. earshot
+/// goes on calling speech for about 80 ms after the voice has stopped (its
+/// decisions are smoothed): that tail made every turn's end 80 ms late and
+/// a 200 ms 对 look like 250 ms of speech, enough to stop the AI. Speech on
+/// a phone line is -35 to -10 dBFS; its trailing consonants above -50.
+const SPEECH_FLOOR_DBFS: f32 = -50.0;
+
 pub(crate) struct Listener {
     vad: Box<dyn Vad>,
     decisions: Vec<VadFrame>,
@@ -43,8 +50,9 @@ impl Listener {
             self.preroll.drain(..excess);
         }
         self.vad.push(pcm, &mut self.decisions);
+        let audible = waihu_speech::pcm::rms_dbfs(pcm) >= SPEECH_FLOOR_DBFS;
         for d in self.decisions.drain(..) {
-            turn.handle(Input::VadFrame { speech: d.speech, duration: d.duration }, at);
+            turn.handle(Input::VadFrame { speech: d.speech && audible, duration: d.duration }, at);
         }
     }
 
