@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use waihu_bench::turn::audio::{CalleeVoice, Utterance};
-use waihu_bench::turn::report::{per_turn, split_line, table, Row, P};
+use waihu_bench::turn::report::{per_turn, split_cells, split_line, table, Row, P};
 use waihu_bench::turn::run::{self, FixedRun};
 use waihu_bench::turn::{check_reply, pipecat, DEFAULT_REPLY};
 use waihu_bench::{cpu_time, load_average, machine, machine_cpu, noise, Flags};
@@ -288,18 +288,11 @@ async fn offline_run(flags: &Flags, voice: &CalleeVoice, hangover: Duration, out
     let f1 = |v: Option<f64>| v.map_or_else(|| "     -".into(), |v| format!("{v:6.1}"));
     for (i, t) in turns.iter().enumerate() {
         let a = t.obs.answer.zip(t.obs.first_ai).map(|(s, f)| f.saturating_duration_since(s.last_voiced).as_secs_f64() * 1000.0);
-        let s = t.split;
         println!(
-            "{:4} {} {} {} {} {} {} {} {}  {:?} -> {:?}",
+            "{:4} {} {}  {:?} -> {:?}",
             i + 1,
             f1(a),
-            f1(s.map(|l| l.total_ms)),
-            f1(s.map(|l| l.endpointing_ms)),
-            f1(s.map(|l| l.asr_ms)),
-            f1(s.map(|l| l.dialogue_first_token_ms)),
-            f1(s.map(|l| l.first_clause_ms)),
-            f1(s.map(|l| l.tts_first_audio_ms)),
-            f1(s.map(|l| l.overhead_ms)),
+            split_cells(t.split),
             t.heard.as_deref().unwrap_or("-"),
             t.reply.as_deref().unwrap_or("-"),
         );

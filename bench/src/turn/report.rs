@@ -186,18 +186,11 @@ pub fn per_turn(figs: &[TurnFigures]) -> String {
     let mut out = String::from("turn  a_wire  a_vad  endp   asr    llm  clause   tts   ours  ours_eng  clock  barge  false_stop\n");
     let f1 = |v: Option<f64>| v.map_or_else(|| "    -".into(), |v| format!("{v:6.1}"));
     for (i, f) in figs.iter().enumerate() {
-        let s = f.split;
         out.push_str(&format!(
-            "{:4} {} {} {} {} {} {} {} {} {}    {} {}  {}\n",
+            "{:4} {} {} {}    {} {}  {}\n",
             i + 1,
             f1(f.a_wire),
-            f1(s.map(|l| l.total_ms)),
-            f1(s.map(|l| l.endpointing_ms)),
-            f1(s.map(|l| l.asr_ms)),
-            f1(s.map(|l| l.dialogue_first_token_ms)),
-            f1(s.map(|l| l.first_clause_ms)),
-            f1(s.map(|l| l.tts_first_audio_ms)),
-            f1(s.map(|l| l.overhead_ms)),
+            split_cells(f.split),
             f1(f.b_engines),
             f1(f.clock_wait),
             f1(f.barge_in),
@@ -205,4 +198,21 @@ pub fn per_turn(figs: &[TurnFigures]) -> String {
         ));
     }
     out
+}
+
+/// A turn's latency split as seven 6-wide columns: total, endpointing, ASR,
+/// first token, first clause, TTS, our own time (`-` when not reported).
+pub fn split_cells(s: Option<TurnLatencyMs>) -> String {
+    let cell = |v: Option<f64>| v.map_or_else(|| "     -".into(), |v| format!("{v:6.1}"));
+    [
+        s.map(|l| l.total_ms),
+        s.map(|l| l.endpointing_ms),
+        s.map(|l| l.asr_ms),
+        s.map(|l| l.dialogue_first_token_ms),
+        s.map(|l| l.first_clause_ms),
+        s.map(|l| l.tts_first_audio_ms),
+        s.map(|l| l.overhead_ms),
+    ]
+    .map(cell)
+    .join(" ")
 }

@@ -114,18 +114,18 @@ pub(crate) fn spawn(call_id: String, timing: Timing, callee: Callee) -> Leg {
     Leg { events, commands }
 }
 
-/// Why the leg's loop stops.
-enum Stop {
+/// Why the leg's loop stops (the audio leg's too).
+pub(crate) enum Stop {
     /// `Ended` was sent.
     Ended,
     /// The session dropped its end of a channel: nobody is listening.
     Abandoned,
 }
 
-type Step = Result<(), Stop>;
+pub(crate) type Step = Result<(), Stop>;
 
 #[derive(Debug, Clone, Copy)]
-enum Phase {
+pub(crate) enum Phase {
     Calling { ringing_at: Option<Instant>, outcome_at: Option<Instant> },
     Connected,
 }

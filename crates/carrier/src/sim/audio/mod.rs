@@ -35,7 +35,7 @@ use tokio::time::{interval, Instant, Interval, MissedTickBehavior};
 use waihu_core::lifecycle::LegEnd;
 use waihu_speech::{Asr, Tts};
 
-use super::leg::{refusal, sleep_until_some, Callee, Timing, HANG_UP_PAUSE_SECS};
+use super::leg::{refusal, sleep_until_some, Callee, Phase, Step, Stop, Timing, HANG_UP_PAUSE_SECS};
 use super::persona::{Pickup, Talker, Turn};
 use crate::{Leg, LegCommand, LegEvent, LineParts};
 use engines::{Done, Job, NoiseFloor};
@@ -106,22 +106,6 @@ pub(crate) fn spawn(call_id: String, timing: Timing, callee: Callee, voice: SimV
     };
     tokio::spawn(leg.run(commands_rx, done_rx));
     Leg { events, commands }
-}
-
-/// Why the leg's loop stops.
-enum Stop {
-    /// `Ended` was sent.
-    Ended,
-    /// The session dropped its end of a channel: nobody is listening.
-    Abandoned,
-}
-
-type Step = Result<(), Stop>;
-
-#[derive(Debug, Clone, Copy)]
-enum Phase {
-    Calling { ringing_at: Option<Instant>, outcome_at: Option<Instant> },
-    Connected,
 }
 
 /// The callee's utterance in progress.
