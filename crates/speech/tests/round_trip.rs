@@ -53,7 +53,8 @@ async fn the_utterance_cut_by_vad_and_turn_taking_covers_the_synthesised_speech(
     let asr = Buffered::new(recorder.clone());
     let mut session = asr.start().await.unwrap();
     let mut vad = EarshotVad::default();
-    let mut turn = TurnTaker::new(TurnConfig::default());
+    // The recogniser gets the utterance whole, when the run stops.
+    let mut turn = TurnTaker::new(TurnConfig { early_final: None, ..TurnConfig::default() });
 
     // Virtual time: media frame n is handed over at t0 + (n + 1) * 20 ms.
     let t0 = Instant::now();

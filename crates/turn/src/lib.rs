@@ -42,10 +42,13 @@
 //! # What each output asks of the pipeline
 //!
 //! - `CalleeSpeechStarted` / `CalleeSpeechStopped` bracket each speech run:
-//!   buffer audio for a VAD-cut ASR between them, and at `Stopped` send the
-//!   utterance (offline) or ask a streaming ASR to finalise. Always answer
-//!   with an `AsrFinal`, an empty one when no words were heard, or the turn
-//!   waits `final_wait` for it.
+//!   feed the recogniser (or buffer audio for a VAD-cut one) from `Started`.
+//! - `FinaliseAsr` (after `early_final` of silence), or `CalleeSpeechStopped`
+//!   when no `FinaliseAsr` came since the last voiced frame: ask the ASR to
+//!   finalise what it has (a VAD-cut ASR: send the utterance) and feed it
+//!   nothing more. `CalleeSpeechResumed`: the callee went on, feed it again.
+//!   Answer each request with exactly one `AsrFinal`, an empty one when no
+//!   words were heard, or the turn waits `final_wait` for it.
 //! - `EndOfTurn`: ask the dialogue for a reply. If `CalleeSpeechStarted`
 //!   comes before that reply starts playing, the callee went on talking;
 //!   the next `EndOfTurn` carries only the new words, so merging them with
@@ -70,17 +73,22 @@
 //! let t0 = Instant::now();
 //! let ms = |n: u64| t0 + Duration::from_millis(n);
 //! let mut turn = TurnTaker::new(TurnConfig::default());
-//! // 500 ms of speech in 20 ms frames, then the ASR's final at 600 ms.
+//! // 500 ms of speech in 20 ms frames.
 //! for n in (20..=500).step_by(20) {
 //!     turn.handle(Input::VadFrame { speech: true, duration: Duration::from_millis(20) }, ms(n));
 //! }
-//! turn.handle(Input::AsrFinal("对，是我".into()), ms(600));
-//! // Silence since 500 ms: the hangover (250 ms) is up at 750 ms.
+//! // After 100 ms of silence the ASR is asked for its final...
+//! assert_eq!(turn.poll_timeout(), Some(ms(600)));
+//! turn.handle(Input::Timeout, ms(600));
+//! // ...which comes 100 ms later.
+//! turn.handle(Input::AsrFinal("对，是我".into()), ms(700));
+//! // The hangover (250 ms) is up at 750 ms: the turn ends then.
 //! assert_eq!(turn.poll_timeout(), Some(ms(750)));
 //! turn.handle(Input::Timeout, ms(750));
 //! let outputs: Vec<Output> = std::iter::from_fn(|| turn.poll_output()).collect();
 //! assert!(matches!(&outputs[..], [
 //!     Output::CalleeSpeechStarted { .. },
+//!     Output::FinaliseAsr { .. },
 //!     Output::CalleeSpeechStopped { .. },
 //!     Output::EndOfTurn { text, .. },
 //! ] if text == "对，是我"));

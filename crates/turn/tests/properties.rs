@@ -95,8 +95,9 @@ fn event() -> impl Strategy<Value = Event> {
 }
 
 fn turn_config() -> impl Strategy<Value = TurnConfig> {
-    (0u64..600, 0u64..2000, 0u64..500, 0u64..1500).prop_map(|(h, w, b, k)| TurnConfig {
+    (0u64..600, 0u64..2000, 0u64..500, 0u64..1500, prop::option::of(0u64..600)).prop_map(|(h, w, b, k, e)| TurnConfig {
         hangover: Duration::from_millis(h),
+        early_final: e.map(Duration::from_millis),
         final_wait: Duration::from_millis(w),
         barge_in_min_speech: Duration::from_millis(b),
         backchannel_max_speech: Duration::from_millis(k),

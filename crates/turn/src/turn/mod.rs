@@ -8,9 +8,22 @@
 //! A **speech run** starts at a voiced frame after silence
 //! ([`Output::CalleeSpeechStarted`]) and ends once no voiced frame has been
 //! fed for `hangover` ([`Output::CalleeSpeechStopped`], the VAD's end of
-//! speech; a driver with a streaming ASR should ask it to finalise here). A
-//! **turn** is one or more runs: a run that resumes before the turn is
-//! decided continues the same turn.
+//! speech). A **turn** is one or more runs: a run that resumes before the
+//! turn is decided continues the same turn.
+//!
+//! # Asking for the final early
+//! The recogniser's final is on the critical path: waiting for the hangover
+//! and only then asking for it puts the ASR's latency after the hangover.
+//! So after `early_final` of silence (shorter than `hangover`) the
+//! turn-taker says [`Output::FinaliseAsr`]: the driver asks the ASR to
+//! finish what it has heard, and the final arrives while the hangover is
+//! still running. If the callee goes on before the run ends, the turn-taker
+//! says [`Output::CalleeSpeechResumed`]: the driver feeds the recogniser
+//! again, and the next final covers the rest. `CalleeSpeechStopped` asks
+//! for a final too when no `FinaliseAsr` came since the last voiced frame.
+//! The driver answers each request with exactly one `AsrFinal` (empty when
+//! no words): a final asked for before the latest voiced frame is counted as
+//! the turn's words but does not end it, however late it comes.
 //!
 //! # End of turn
 //! Let `L` be the instant of the last voiced frame fed. The turn ends at the
@@ -76,6 +89,11 @@ pub struct TurnConfig {
     /// ending with the text it has. Long enough for a cloud ASR's own
     /// sentence-end detection (DashScope's default is 800 ms of silence).
     pub final_wait: Duration,
+    /// Silence after the last voiced frame at which the ASR is asked for
+    /// its final ([`Output::FinaliseAsr`]), so that the final is ready when
+    /// the hangover ends. `None`, or not shorter than `hangover`, asks at the
+    /// hangover. Shorter splits an answer at its pauses into more finals.
+    pub early_final: Option<Duration>,
     /// Speech over the AI's audio longer than this stops the AI.
     pub barge_in_min_speech: Duration,
     /// Speech over the AI longer than this stops it even when the partial
@@ -89,6 +107,7 @@ impl Default for TurnConfig {
         TurnConfig {
             hangover: Duration::from_millis(250),
             final_wait: Duration::from_millis(1500),
+            early_final: Some(Duration::from_millis(100)),
             barge_in_min_speech: Duration::from_millis(250),
             backchannel_max_speech: Duration::from_millis(1000),
         }
@@ -145,7 +164,22 @@ pub enum Output {
         /// The instant of its first voiced frame.
         at: Instant,
     },
+    /// `early_final` of silence after the last voiced frame: ask the ASR for
+    /// its final now, and feed it no more audio until the speech resumes.
+    FinaliseAsr {
+        /// The instant of the last voiced frame.
+        last_voiced_at: Instant,
+        /// When the silence reached `early_final`.
+        at: Instant,
+    },
+    /// Voice again after `FinaliseAsr`, within the same speech run: the
+    /// recogniser needs the audio again (and a final for it later).
+    CalleeSpeechResumed {
+        /// The instant of the voiced frame.
+        at: Instant,
+    },
     /// A speech run ended: `hangover` of silence after its last voiced frame.
+    /// Unless `FinaliseAsr` came since that frame, ask the ASR for its final.
     /// The turn itself may still wait for the ASR's final.
     CalleeSpeechStopped {
         /// The instant of the run's last voiced frame.

@@ -23,6 +23,14 @@ struct Turn {
     silence_confirmed_at: Option<Instant>,
     /// An ASR final was fed after the last voiced frame.
     final_after_voice: bool,
+    /// A final was asked for (`FinaliseAsr` or `CalleeSpeechStopped`) since
+    /// the last voiced frame.
+    finalise_asked: bool,
+    /// Finals asked for and not yet fed.
+    finals_owed: u32,
+    /// Of those, how many were asked for before the last voiced frame: they
+    /// cover speech before it, so they do not end the turn.
+    finals_before_voice: u32,
     final_at: Option<Instant>,
     /// Voiced audio over the AI in the current speech run.
     run_overlap: Duration,
@@ -51,16 +59,17 @@ pub struct TurnTaker {
     now: Option<Instant>,
     playing: Option<Playing>,
     turn: Option<Turn>,
-    /// The last turn was closed by `final_wait` and no voice came since: a
-    /// final arriving now is its late final, not a new turn.
-    closed_waiting_for_final: bool,
+    /// Finals the last turn still owed when `final_wait` closed it, while no
+    /// voice came since: a final arriving now is its late final, not a new
+    /// turn.
+    late_finals: u32,
     outputs: VecDeque<Output>,
 }
 
 impl TurnTaker {
     /// A turn-taker for one call; nobody is speaking yet.
     pub fn new(cfg: TurnConfig) -> Self {
-        TurnTaker { cfg, now: None, playing: None, turn: None, closed_waiting_for_final: false, outputs: VecDeque::new() }
+        TurnTaker { cfg, now: None, playing: None, turn: None, late_finals: 0, outputs: VecDeque::new() }
     }
 
     /// The rules in use.
@@ -110,7 +119,7 @@ impl TurnTaker {
         let turn = self.turn.as_ref()?;
         let silence_ends = turn.last_voiced_at + self.cfg.hangover;
         match turn.silence_confirmed_at {
-            None => Some(silence_ends),
+            None => Some(self.early_final_at(turn).unwrap_or(silence_ends)),
             Some(_) => Some(silence_ends + self.cfg.final_wait),
         }
     }
@@ -125,13 +134,36 @@ impl TurnTaker {
         self.turn.is_some()
     }
 
+    /// When to send `FinaliseAsr`, if it is still to be sent.
+    fn early_final_at(&self, turn: &Turn) -> Option<Instant> {
+        if turn.finalise_asked || turn.silence_confirmed_at.is_some() {
+            return None;
+        }
+        self.cfg.early_final.filter(|e| *e < self.cfg.hangover).map(|e| turn.last_voiced_at + e)
+    }
+
     fn fire_timers(&mut self, now: Instant) {
+        let early_final_at = match self.turn.as_ref() {
+            Some(turn) => self.early_final_at(turn),
+            None => return,
+        };
         let Some(turn) = self.turn.as_mut() else { return };
         let silence_ends = turn.last_voiced_at + self.cfg.hangover;
+        // Overdue past the hangover (a driver that fires timers late), the
+        // request goes with `CalleeSpeechStopped` instead.
+        if early_final_at.is_some_and(|at| now >= at) && now < silence_ends {
+            turn.finalise_asked = true;
+            turn.finals_owed += 1;
+            self.outputs.push_back(Output::FinaliseAsr { last_voiced_at: turn.last_voiced_at, at: now });
+        }
         if turn.silence_confirmed_at.is_none() && now >= silence_ends {
             turn.silence_confirmed_at = Some(now);
             // A barge-in needs continuous speech: a pause this long starts over.
             turn.run_overlap = Duration::ZERO;
+            if !turn.finalise_asked {
+                turn.finalise_asked = true;
+                turn.finals_owed += 1;
+            }
             self.outputs.push_back(Output::CalleeSpeechStopped { last_voiced_at: turn.last_voiced_at, at: now });
             if turn.final_after_voice {
                 self.decide(now);
@@ -144,7 +176,7 @@ impl TurnTaker {
     }
 
     fn on_voiced(&mut self, duration: Duration, now: Instant) {
-        self.closed_waiting_for_final = false;
+        self.late_finals = 0;
         // A new turn starts as if after confirmed silence, so the start of
         // its first run is announced by the same code as later ones.
         let turn = self.turn.get_or_insert_with(|| Turn {
@@ -153,6 +185,9 @@ impl TurnTaker {
             run_started_at: now,
             silence_confirmed_at: Some(now),
             final_after_voice: false,
+            finalise_asked: false,
+            finals_owed: 0,
+            finals_before_voice: 0,
             final_at: None,
             run_overlap: Duration::ZERO,
             overlapped: false,
@@ -162,7 +197,11 @@ impl TurnTaker {
         if turn.silence_confirmed_at.take().is_some() {
             turn.run_started_at = now;
             self.outputs.push_back(Output::CalleeSpeechStarted { at: now });
+        } else if turn.finalise_asked {
+            self.outputs.push_back(Output::CalleeSpeechResumed { at: now });
         }
+        turn.finalise_asked = false;
+        turn.finals_before_voice = turn.finals_owed;
         turn.last_voiced_at = now;
         turn.final_after_voice = false;
         // After a barge-in nothing plays, so a turn stops the AI at most once
@@ -184,7 +223,11 @@ impl TurnTaker {
     fn on_final(&mut self, text: String, now: Instant) {
         let Some(turn) = self.turn.as_mut() else {
             let text = text.trim();
-            if std::mem::take(&mut self.closed_waiting_for_final) || text.is_empty() || self.playing.is_some() {
+            if self.late_finals > 0 {
+                self.late_finals -= 1;
+                return;
+            }
+            if text.is_empty() || self.playing.is_some() {
                 return;
             }
             self.outputs.push_back(Output::EndOfTurn {
@@ -199,13 +242,22 @@ impl TurnTaker {
         };
         append_words(&mut turn.finals, &text);
         turn.partial.clear();
-        turn.final_after_voice = true;
-        turn.final_at = Some(now);
+        turn.finals_owed = turn.finals_owed.saturating_sub(1);
+        // Finals come in the order they were asked for: while one asked for
+        // before the last voiced frame is owed, this is that one.
+        let covers_the_last_voice = if turn.finals_before_voice > 0 {
+            turn.finals_before_voice -= 1;
+            false
+        } else {
+            turn.final_after_voice = true;
+            turn.final_at = Some(now);
+            true
+        };
         let words = turn.text();
         if self.playing.is_some() && turn.overlapped && !words.is_empty() && !is_backchannel(&words) {
             self.barge_in(now);
         }
-        if self.turn.as_ref().is_some_and(|t| t.silence_confirmed_at.is_some()) {
+        if covers_the_last_voice && self.turn.as_ref().is_some_and(|t| t.silence_confirmed_at.is_some()) {
             self.decide(now);
         }
     }
@@ -241,7 +293,7 @@ impl TurnTaker {
             self.barge_in(now);
         }
         let Some(turn) = self.turn.take() else { return };
-        self.closed_waiting_for_final = !turn.final_after_voice;
+        self.late_finals = if turn.final_after_voice { 0 } else { turn.finals_owed };
         let output = if words.is_empty() {
             Output::NoWords { speech_started_at: turn.started_at, last_voiced_at: turn.last_voiced_at }
         } else if over_the_ai && is_backchannel(&words) {

@@ -14,7 +14,7 @@ struct Clock {
 impl Clock {
     fn new() -> Self {
         let t0 = Instant::now();
-        Clock { tt: TurnTaker::new(TurnConfig::default()), t0, now: t0, log: vec![] }
+        Clock { tt: TurnTaker::new(TurnConfig { early_final: None, ..TurnConfig::default() }), t0, now: t0, log: vec![] }
     }
     fn ms(&self, at: Instant) -> u64 {
         (at - self.t0).as_millis() as u64
@@ -47,6 +47,8 @@ impl Clock {
             .map(|(_, o)| match o {
                 Output::CalleeSpeechStarted { .. } => "started",
                 Output::CalleeSpeechStopped { .. } => "stopped",
+                Output::FinaliseAsr { .. } => "finalise",
+                Output::CalleeSpeechResumed { .. } => "resumed",
                 Output::EndOfTurn { .. } => "end",
                 Output::NoWords { .. } => "nowords",
                 Output::BargeIn { .. } => "barge",

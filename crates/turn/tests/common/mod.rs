@@ -21,8 +21,11 @@ pub(crate) struct Call {
 }
 
 impl Call {
+    /// The defaults, but the final asked for at the hangover: most
+    /// scenarios are about the hangover's rules (`early_final.rs` has the
+    /// early request's).
     pub(crate) fn new() -> Self {
-        Self::with(TurnConfig::default(), 20)
+        Self::with(TurnConfig { early_final: None, ..TurnConfig::default() }, 20)
     }
 
     pub(crate) fn with(cfg: TurnConfig, frame_ms: u64) -> Self {
@@ -142,6 +145,8 @@ impl Call {
             .map(|(_, o)| match o {
                 Output::CalleeSpeechStarted { .. } => "started",
                 Output::CalleeSpeechStopped { .. } => "stopped",
+                Output::FinaliseAsr { .. } => "finalise",
+                Output::CalleeSpeechResumed { .. } => "resumed",
                 Output::EndOfTurn { .. } => "end_of_turn",
                 Output::NoWords { .. } => "no_words",
                 Output::BargeIn { .. } => "barge_in",
