@@ -39,6 +39,10 @@ pub struct SpeechConfig {
     pub tts: String,
     /// Silence after the callee's last voiced frame that ends their turn.
     pub hangover_ms: u64,
+    /// Silence after the last voiced frame at which the recogniser is asked
+    /// for its final, so it is ready when the hangover ends; 0 asks at the
+    /// hangover. Shorter than `hangover_ms` to have any effect.
+    pub early_final_ms: u64,
     /// Speech over the AI longer than this stops it (shorter 嗯/对/好 do not).
     pub barge_in_ms: u64,
     /// How long a turn waits for a late recogniser final after the hangover.
@@ -93,6 +97,7 @@ impl Default for SpeechConfig {
             asr: "whisper".into(),
             tts: "espeak".into(),
             hangover_ms: 250,
+            early_final_ms: 100,
             barge_in_ms: 230,
             final_wait_ms: 1500,
             record: false,
@@ -144,6 +149,12 @@ impl SpeechConfig {
         }
         if !(100..=2000).contains(&self.hangover_ms) {
             return Err("speech.hangover_ms must be between 100 and 2000".into());
+        }
+        if self.early_final_ms > self.hangover_ms {
+            return Err(format!(
+                "speech.early_final_ms ({}) must not be longer than speech.hangover_ms ({}); 0 turns it off",
+                self.early_final_ms, self.hangover_ms
+            ));
         }
         if !(100..=2000).contains(&self.barge_in_ms) {
             return Err("speech.barge_in_ms must be between 100 and 2000".into());
@@ -258,6 +269,7 @@ async fn build(cfg: &SpeechConfig, data_dir: &Path) -> Result<VoiceSetup, String
         hangover: Duration::from_millis(cfg.hangover_ms),
         barge_in_min_speech: Duration::from_millis(cfg.barge_in_ms),
         final_wait: Duration::from_millis(cfg.final_wait_ms),
+        early_final: (cfg.early_final_ms > 0).then(|| Duration::from_millis(cfg.early_final_ms)),
         ..TurnConfig::default()
     };
     Ok(VoiceSetup {

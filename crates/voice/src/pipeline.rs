@@ -518,8 +518,9 @@ impl Pipeline {
                     self.listener.speech_started();
                     self.emit(LegEvent::SpeechStarted).await;
                 }
-                Output::CalleeSpeechStopped { .. } => {
-                    if !self.listener.speech_stopped() {
+                Output::CalleeSpeechResumed { .. } => self.listener.speech_started(),
+                Output::FinaliseAsr { .. } | Output::CalleeSpeechStopped { .. } => {
+                    if !self.listener.finalise() {
                         self.turn.handle(Input::AsrFinal(String::new()), Instant::now());
                     }
                 }
