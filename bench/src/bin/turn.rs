@@ -19,6 +19,7 @@ use waihu_bench::turn::report::{per_turn, split_cells, split_line, table, Row, P
 use waihu_bench::turn::run::{self, FixedRun};
 use waihu_bench::turn::{check_reply, pipecat, DEFAULT_REPLY};
 use waihu_bench::{cpu_time, load_average, machine, machine_cpu, noise, Flags};
+use waihu_turn::TurnConfig;
 
 const ANSWER: &str = "对，是我，请说。";
 const BACKCHANNELS: &str = "嗯,对,好";
@@ -47,6 +48,7 @@ async fn main() {
         &[
             ("turns", "turns measured (default 32; calls with --offline, default 16)"),
             ("hangover-ms", "the VAD's hangover (default 200 = Pipecat's stop_secs 0.2; --offline: the product's 250)"),
+            ("early-final-ms", "silence after which the recogniser is asked for its final (default 100, the product's; 0: at the hangover)"),
             ("pipecat", "1 (default): run the Pipecat harness in the same run; 0: ours alone"),
             ("pipecat-args", "more arguments for the harness, separated by spaces"),
             ("backchannels", "acknowledgements said over the AI, in turn, comma-separated (default 嗯,对,好)"),
@@ -62,12 +64,21 @@ async fn main() {
     }
     println!("machine: {}; load average {}", machine(), load_average());
     let voice = CalleeVoice::new().await.unwrap_or_else(|e| fail(&e));
+    let early_final = Some(Duration::from_millis(flags.num("early-final-ms", 100))).filter(|d| !d.is_zero());
     if offline {
-        let hangover = Duration::from_millis(flags.num("hangover-ms", 250));
-        offline_run(&flags, &voice, hangover, &out_dir).await;
+        let turn = run::turn_config(Duration::from_millis(flags.num("hangover-ms", 250)), early_final);
+        offline_run(&flags, &voice, turn, &out_dir).await;
     } else {
-        let hangover = Duration::from_millis(flags.num("hangover-ms", 200));
-        fixed_run(&flags, &voice, hangover, &out_dir).await;
+        let turn = run::turn_config(Duration::from_millis(flags.num("hangover-ms", 200)), early_final);
+        fixed_run(&flags, &voice, turn, &out_dir).await;
+    }
+}
+
+/// When the recogniser is asked for its final, in words.
+fn early_final_words(turn: &TurnConfig) -> String {
+    match turn.early_final.filter(|e| *e < turn.hangover) {
+        Some(e) => format!("final asked for after {} ms of silence", e.as_millis()),
+        None => "final asked for at the hangover".to_owned(),
     }
 }
 
@@ -104,7 +115,8 @@ fn pms2(p: Option<P>) -> String {
     p.map_or_else(|| "-".into(), |p| format!("p50 {:.2} ms, p99 {:.2} ms (n={})", p.p50, p.p99, p.n))
 }
 
-async fn fixed_run(flags: &Flags, voice: &CalleeVoice, hangover: Duration, out_dir: &std::path::Path) {
+async fn fixed_run(flags: &Flags, voice: &CalleeVoice, turn: TurnConfig, out_dir: &std::path::Path) {
+    let hangover = turn.hangover;
     let turns: usize = flags.num("turns", 32);
     println!("callee utterances (espeak-ng {}; silences inside over 120 ms would be shortened to it):", waihu_bench::turn::audio::CALLEE_VOICE);
     let answer = utterance(voice, ANSWER, out_dir, "answer").await;
@@ -148,10 +160,11 @@ async fn fixed_run(flags: &Flags, voice: &CalleeVoice, hangover: Duration, out_d
     }
 
     println!(
-        "\nwaihu: {turns} turns on one call; VAD earshot, hangover {} ms{}, other turn settings default; \
-         ASR final {} ms after the end of speech, LLM first token {} ms then one character every {} ms, TTS first audio {} ms ({} ms of audio per character)",
+        "\nwaihu: {turns} turns on one call; VAD earshot, hangover {} ms{}, {}, other turn settings default; \
+         ASR final {} ms after it is asked for, LLM first token {} ms then one character every {} ms, TTS first audio {} ms ({} ms of audio per character)",
         hangover.as_millis(),
         if hangover == Duration::from_millis(200) { " (Pipecat's stop_secs 0.2)" } else { "" },
+        early_final_words(&turn),
         run::ASR_FINAL.as_millis(),
         run::LLM_FIRST_TOKEN.as_millis(),
         run::LLM_TOKEN_EVERY.as_millis(),
@@ -160,7 +173,7 @@ async fn fixed_run(flags: &Flags, voice: &CalleeVoice, hangover: Duration, out_d
     );
     println!("reply ({} characters): {reply}", reply.chars().count());
     let (cpu0, m0, t0) = (cpu_time(None).unwrap_or_default(), machine_cpu(), Instant::now());
-    let r = run::fixed(turns, hangover, &reply, answer, backchannels, interrupt).await;
+    let r = run::fixed(turns, turn, &reply, answer, backchannels, interrupt).await;
     let cpu = cpu_time(None).unwrap_or_default().saturating_sub(cpu0);
     println!("ran {:.1} s; {}", r.wall.as_secs_f64(), noise(m0, machine_cpu(), cpu, t0.elapsed()));
     print_fixed(&r, flags.num("verbose", 0) != 0);
@@ -169,20 +182,24 @@ async fn fixed_run(flags: &Flags, voice: &CalleeVoice, hangover: Duration, out_d
     println!("\n## Turn latency, fixed-latency engines, {} turns\n", turns);
     print!("{}", table(&ours, theirs.as_ref().map(|t| &t.row)));
     println!(
-        "\n(a) last voiced frame of the callee -> first AI audio frame out; (b) our own time after the VAD's end of speech, minus the engines'; \
+        "\n(a) last voiced frame of the callee -> first AI audio frame handed to the transport (waihu: the leg; before the leg's wait for its next 20 ms RTP slot, printed above); \
+         (b) our own time after the VAD's end of speech, minus the engines', to the same point; \
          barge-in: the interruption's first voiced frame -> the AI's last audio frame; false stops: acknowledgements (under 250 ms) that stopped the AI. \
          p99 is nearest-rank (the largest of {turns})."
     );
     // (b) by the formula the Pipecat harness uses, on both sides: (a) at
     // the wire minus the nominal engine times, the VAD's own lag left in.
     let wait_chars = waihu_bench::turn::session::first_chunk_chars(&reply) - 1;
-    let nominal = hangover + run::ASR_FINAL + run::LLM_FIRST_TOKEN + run::LLM_TOKEN_EVERY * wait_chars as u32 + run::TTS_FIRST_AUDIO;
+    // The final is on the critical path only where it comes after the hangover.
+    let final_ready = turn.early_final.filter(|e| *e < hangover).unwrap_or(hangover) + run::ASR_FINAL;
+    let nominal = final_ready.max(hangover) + run::LLM_FIRST_TOKEN + run::LLM_TOKEN_EVERY * wait_chars as u32 + run::TTS_FIRST_AUDIO;
     let nominal_ms = nominal.as_secs_f64() * 1000.0;
     let ours_formula = P::of(r.figures.iter().filter_map(|f| f.a_wire.map(|a| a - nominal_ms)));
     println!(
-        "\n(b) by one formula on both sides, (a) at the wire minus the nominal engine times (the VAD's own detection lag stays in):\n  waihu   {} (nominal {nominal_ms:.0} ms: hangover {} + ASR 100 + first token 200 + {wait_chars} tokens to the first clause x 20 + TTS 100)",
+        "\n(b) by one formula on both sides, (a) at the wire minus the nominal engine times (the VAD's own detection lag stays in):\n  waihu   {} (nominal {nominal_ms:.0} ms: the later of the hangover ({} ms) and the final ({} ms) + first token 200 + {wait_chars} tokens to the first clause x 20 + TTS 100)",
         pms(ours_formula),
-        hangover.as_millis()
+        hangover.as_millis(),
+        final_ready.as_millis()
     );
     if let Some(t) = &theirs {
         let nominal = pipecat::nominal_ms(&t.json).map_or_else(|| "?".into(), |v| format!("{v:.0}"));
@@ -193,6 +210,8 @@ async fn fixed_run(flags: &Flags, voice: &CalleeVoice, hangover: Duration, out_d
     }
     let lag = P::of(r.figures.iter().filter_map(|f| f.vad_stop_lag));
     println!("\nlast voiced frame (energy) -> the VAD's end of speech, its hangover (stop_secs) included:\n  waihu   {} (earshot, hangover {} ms)", pms(lag), hangover.as_millis());
+    let final_after = P::of(r.figures.iter().filter_map(|f| f.final_after));
+    println!("last voiced frame (energy) -> the recogniser's final:\n  waihu   {} ({})", pms(final_after), early_final_words(&turn));
     if let Some(t) = &theirs {
         println!("  pipecat {} (Silero, stop_secs 0.2)", pms(pipecat::figure_of(&t.json, "vad_stop_lag_ms")));
     }
@@ -210,10 +229,12 @@ fn print_fixed(r: &FixedRun, verbose: bool) {
     println!("(a) at the wire, energy-based last voiced frame:        {}", pms(P::of(r.figures.iter().filter_map(|f| f.a_wire))));
     println!("(a) as the pipeline reports it (VAD's last voiced frame): {}", pms(P::of(splits.iter().map(|l| l.total_ms))));
     println!("(b) as the pipeline reports it (TurnLatency.overhead):    {}", pms2(P::of(splits.iter().map(|l| l.overhead_ms))));
-    println!("(b) from the engines' side (first frame - finalise - engines' own time): {}", pms2(P::of(r.figures.iter().filter_map(|f| f.b_engines))));
+    println!("(b) from the engines' side (first frame - the later of end of speech and final - engines' own time): {}", pms2(P::of(r.figures.iter().filter_map(|f| f.b_engines))));
     println!("    of which the first clip's wait for the 20 ms media clock: {}", pms2(P::of(r.figures.iter().filter_map(|f| f.clock_wait))));
     let no_clock: Vec<f64> = r.figures.iter().filter_map(|f| Some(f.split?.overhead_ms - f.clock_wait?)).collect();
     println!("(b) without that wait (the pipeline's own processing):   {}", pms2(P::of(no_clock)));
+    let a_handoff: Vec<f64> = r.figures.iter().filter_map(|f| Some(f.a_wire? - f.clock_wait?)).collect();
+    println!("(a) at the hand-off to the leg (where Pipecat's is taken): {}", pms(P::of(a_handoff)));
     println!("barge-in (first voiced frame -> last AI frame):          {}", pms(P::of(r.figures.iter().filter_map(|f| f.barge_in))));
     let stops = r.turns.iter().filter(|t| t.stop_received.is_some() && t.interrupt.is_some()).count();
     println!("    StopSaying reached the leg for {stops} of {} interruptions", r.turns.iter().filter(|t| t.interrupt.is_some()).count());
@@ -268,7 +289,8 @@ fn goals(ours: &Row, theirs: Option<&Row>) {
     }
 }
 
-async fn offline_run(flags: &Flags, voice: &CalleeVoice, hangover: Duration, out_dir: &std::path::Path) {
+async fn offline_run(flags: &Flags, voice: &CalleeVoice, turn: TurnConfig, out_dir: &std::path::Path) {
+    let hangover = turn.hangover;
     let calls: usize = flags.num("turns", 16);
     let rec = run::load_whisper(flags.num("install-models", 1) != 0).await.unwrap_or_else(|e| fail(&e));
     println!("callee utterance (espeak-ng {}):", waihu_bench::turn::audio::CALLEE_VOICE);
@@ -276,12 +298,13 @@ async fn offline_run(flags: &Flags, voice: &CalleeVoice, hangover: Duration, out
     let (heard, took) = run::warm_up(&rec, OFFLINE_TASK, &answer.pcm).await;
     println!("Whisper warm-up, outside the calls: {heard:?} in {:.0} ms", took.as_secs_f64() * 1000.0);
     println!(
-        "\nwaihu offline: {calls} calls, task {OFFLINE_TASK:?}; VAD earshot (hangover {} ms), ASR Whisper base ({}), TTS espeak-ng, dialogue the offline engine through Conversation",
+        "\nwaihu offline: {calls} calls, task {OFFLINE_TASK:?}; VAD earshot (hangover {} ms, {}), ASR Whisper base ({}), TTS espeak-ng, dialogue the offline engine through Conversation",
         hangover.as_millis(),
+        early_final_words(&turn),
         run::models_dir().display()
     );
     let (cpu0, m0, t0) = (cpu_time(None).unwrap_or_default(), machine_cpu(), Instant::now());
-    let turns = run::offline(calls, hangover, OFFLINE_TASK, answer, &rec).await;
+    let turns = run::offline(calls, turn, OFFLINE_TASK, answer, &rec).await;
     let cpu = cpu_time(None).unwrap_or_default().saturating_sub(cpu0);
     println!("ran {:.1} s; {}", t0.elapsed().as_secs_f64(), noise(m0, machine_cpu(), cpu, t0.elapsed()));
     println!("\ncall  a_wire  a_vad   endp    asr  dialog clause    tts   ours  heard -> answered");

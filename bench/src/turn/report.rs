@@ -18,13 +18,17 @@ pub struct TurnFigures {
     pub a_wire: Option<f64>,
     /// The pipeline's own report of the turn.
     pub split: Option<TurnLatencyMs>,
-    /// (b) from the engines' side: the AI's first frame minus the VAD's end
-    /// of speech (the recogniser's `finalise`), minus what the fake engines
-    /// took (final, first token, first clause, first audio).
+    /// (b) from the engines' side: the AI's first frame minus the later of
+    /// the VAD's end of speech and the recogniser's final, minus what the
+    /// fake engines took after that (first token, first clause, first audio).
     pub b_engines: Option<f64>,
     /// The answer's last voiced frame (by energy) to the VAD's end of
-    /// speech (the recogniser's `finalise`): the endpointing at the wire.
+    /// speech: the endpointing at the wire. The end of speech is the
+    /// pipeline's (its split: the first frame minus what came after the
+    /// hangover), since the recogniser may be asked before it.
     pub vad_stop_lag: Option<f64>,
+    /// The answer's last voiced frame (by energy) to the recogniser's final.
+    pub final_after: Option<f64>,
     /// How long the reply's first clip waited for the 20 ms clock.
     pub clock_wait: Option<f64>,
     /// Barge-in: the interruption's first voiced frame to the AI's last frame.
@@ -59,13 +63,15 @@ pub fn figures(turns: &[TurnObs], session: &SessionLog, asr: &[Served], tts: &[S
             let within = |at: Instant| at >= end && at <= first_ai;
             f.a_wire = Some(since(first_ai, end));
             f.split = session.latencies.iter().find(|(at, _)| *at >= first_ai && *at <= first_ai + Duration::from_secs(2)).map(|(_, l)| *l);
+            let a_wire = since(first_ai, end);
             let final_ = asr.iter().rev().find(|s| within(s.asked));
-            f.vad_stop_lag = final_.map(|fin| since(fin.asked, end));
+            f.final_after = final_.map(|fin| since(fin.answered, end));
+            f.vad_stop_lag = f.split.map(|l| a_wire - (l.total_ms - l.endpointing_ms));
             let said: Option<&Answer> = session.answers.iter().find(|a| within(a.heard));
             let synth = tts.iter().find(|s| within(s.asked));
-            if let (Some(fin), Some(said), Some(synth)) = (final_, said, synth) {
-                let engines = fin.took() + (said.first_part - said.heard) + (said.first_chunk_part - said.first_part) + synth.took();
-                f.b_engines = Some(since(first_ai, fin.asked) - ms(engines));
+            if let (Some(final_after), Some(stop), Some(said), Some(synth)) = (f.final_after, f.vad_stop_lag, said, synth) {
+                let engines = (said.first_part - said.heard) + (said.first_chunk_part - said.first_part) + synth.took();
+                f.b_engines = Some(a_wire - final_after.max(stop) - ms(engines));
             }
             if let (Some(it), Some(stopped)) = (t.interrupt, t.ai_stopped) {
                 if t.problem.is_none() {

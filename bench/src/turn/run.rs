@@ -19,6 +19,11 @@ use waihu_turn::{SplitterConfig, TurnConfig, TurnLatencyMs};
 
 /// Speech over the AI that stops it: the server's default `speech.barge_in_ms`.
 pub const BARGE_IN: Duration = Duration::from_millis(230);
+
+/// The turn-taker's settings for a run: the product's defaults but these.
+pub fn turn_config(hangover: Duration, early_final: Option<Duration>) -> TurnConfig {
+    TurnConfig { hangover, early_final, barge_in_min_speech: BARGE_IN, ..TurnConfig::default() }
+}
 use waihu_voice::{CallVoice, VoiceEngines, VadFactory};
 
 use super::audio::Utterance;
@@ -76,8 +81,11 @@ impl FixedRun {
         let tried = self.figures.iter().filter(|f| f.backchannel_tried).count();
         Row {
             name: name.to_owned(),
-            a: P::of(self.figures.iter().filter_map(|f| f.a_wire)),
-            b: P::of(self.splits().iter().map(|l| l.overhead_ms)),
+            // Measured where Pipecat's harness measures its own: the first
+            // audio handed to the transport (the leg), before it waits for the
+            // next 20 ms RTP slot. That wait is printed on its own.
+            a: P::of(self.figures.iter().filter_map(|f| Some(f.a_wire? - f.clock_wait?))),
+            b: P::of(self.figures.iter().filter_map(|f| Some(f.split?.overhead_ms - f.clock_wait?))),
             barge_in: P::of(self.figures.iter().filter_map(|f| f.barge_in)),
             false_stops: Some((self.figures.iter().filter(|f| f.false_stop).count(), tried)),
             false_stops_note: format!(" ({})", self.false_stops_by_word().iter().map(|(w, n, of)| format!("{w} {n}/{of}")).collect::<Vec<_>>().join(", ")),
@@ -104,7 +112,7 @@ impl FixedRun {
 }
 
 /// The fixed-latency run: `turns` turns on one call.
-pub async fn fixed(turns: usize, hangover: Duration, reply: &str, answer: Arc<Utterance>, backchannels: Vec<Arc<Utterance>>, interrupt: Arc<Utterance>) -> FixedRun {
+pub async fn fixed(turns: usize, turn: TurnConfig, reply: &str, answer: Arc<Utterance>, backchannels: Vec<Arc<Utterance>>, interrupt: Arc<Utterance>) -> FixedRun {
     let started = Instant::now();
     let (audio_leg, ctl) = leg::spawn();
     let dropped = ctl.dropped.clone();
@@ -115,7 +123,7 @@ pub async fn fixed(turns: usize, hangover: Duration, reply: &str, answer: Arc<Ut
         vad: earshot(),
         asr: Arc::new(move |_: &str| asr_dyn.clone()),
         tts: tts.clone(),
-        turn: TurnConfig { hangover, barge_in_min_speech: BARGE_IN, ..TurnConfig::default() },
+        turn,
         splitter: SplitterConfig::default(),
     };
     let text_leg = waihu_voice::wrap(audio_leg, Arc::new(engines), call_voice(""));
@@ -182,14 +190,14 @@ pub struct OfflineTurn {
 }
 
 /// The offline run: `calls` calls, each measured on the callee's answer to the AI's opening.
-pub async fn offline(calls: usize, hangover: Duration, task: &str, answer: Arc<Utterance>, rec: &OfflineRecogniser) -> Vec<OfflineTurn> {
+pub async fn offline(calls: usize, turn: TurnConfig, task: &str, answer: Arc<Utterance>, rec: &OfflineRecogniser) -> Vec<OfflineTurn> {
     let tts: Arc<dyn Tts> = Arc::new(EspeakTts::new(EspeakConfig::default()).expect("espeak's default voices are valid"));
     let rec = rec.clone();
     let engines = Arc::new(VoiceEngines {
         vad: earshot(),
         asr: Arc::new(move |hint: &str| -> Arc<dyn StreamingAsr> { Arc::new(Buffered::new(rec.for_call(hint))) }),
         tts,
-        turn: TurnConfig { hangover, barge_in_min_speech: BARGE_IN, ..TurnConfig::default() },
+        turn,
         splitter: SplitterConfig::default(),
     });
     let mut out = Vec::with_capacity(calls);
