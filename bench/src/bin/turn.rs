@@ -48,7 +48,7 @@ async fn main() {
         &[
             ("turns", "turns measured (default 32; calls with --offline, default 16)"),
             ("hangover-ms", "the VAD's hangover (default 200 = Pipecat's stop_secs 0.2; --offline: the product's 250)"),
-            ("early-final-ms", "silence after which the recogniser is asked for its final (default 100, the product's; 0: at the hangover)"),
+            ("early-final-ms", "silence after which the recogniser is asked for its final (default 100; --offline: 0, at the hangover, as the product does with Whisper)"),
             ("pipecat", "1 (default): run the Pipecat harness in the same run; 0: ours alone"),
             ("pipecat-args", "more arguments for the harness, separated by spaces"),
             ("backchannels", "acknowledgements said over the AI, in turn, comma-separated (default 嗯,对,好)"),
@@ -64,7 +64,9 @@ async fn main() {
     }
     println!("machine: {}; load average {}", machine(), load_average());
     let voice = CalleeVoice::new().await.unwrap_or_else(|e| fail(&e));
-    let early_final = Some(Duration::from_millis(flags.num("early-final-ms", 100))).filter(|d| !d.is_zero());
+    // The product's defaults: early with a streaming recogniser (the fixed
+    // one), at the hangover with a batch one (Whisper).
+    let early_final = Some(Duration::from_millis(flags.num("early-final-ms", if offline { 0 } else { 100 }))).filter(|d| !d.is_zero());
     if offline {
         let turn = run::turn_config(Duration::from_millis(flags.num("hangover-ms", 250)), early_final);
         offline_run(&flags, &voice, turn, &out_dir).await;

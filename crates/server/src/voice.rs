@@ -41,8 +41,11 @@ pub struct SpeechConfig {
     pub hangover_ms: u64,
     /// Silence after the last voiced frame at which the recogniser is asked
     /// for its final, so it is ready when the hangover ends; 0 asks at the
-    /// hangover. Shorter than `hangover_ms` to have any effect.
-    pub early_final_ms: u64,
+    /// hangover. Default: 100 with a streaming recogniser (`dashscope`),
+    /// 0 with a batch one (`whisper`, `openai`), where every early final
+    /// is a whole decode of a fragment: an answer with pauses was cut into
+    /// pieces, each recognised worse and at the full price.
+    pub early_final_ms: Option<u64>,
     /// Speech over the AI longer than this stops it (shorter 嗯/对/好 do not).
     pub barge_in_ms: u64,
     /// How long a turn waits for a late recogniser final after the hangover.
@@ -97,7 +100,7 @@ impl Default for SpeechConfig {
             asr: "whisper".into(),
             tts: "espeak".into(),
             hangover_ms: 250,
-            early_final_ms: 100,
+            early_final_ms: None,
             barge_in_ms: 230,
             final_wait_ms: 1500,
             record: false,
@@ -150,16 +153,22 @@ impl SpeechConfig {
         if !(100..=2000).contains(&self.hangover_ms) {
             return Err("speech.hangover_ms must be between 100 and 2000".into());
         }
-        if self.early_final_ms > self.hangover_ms {
+        if self.early_final_ms.is_some_and(|e| e > self.hangover_ms) {
             return Err(format!(
                 "speech.early_final_ms ({}) must not be longer than speech.hangover_ms ({}); 0 turns it off",
-                self.early_final_ms, self.hangover_ms
+                self.early_final_ms.unwrap_or_default(),
+                self.hangover_ms
             ));
         }
         if !(100..=2000).contains(&self.barge_in_ms) {
             return Err("speech.barge_in_ms must be between 100 and 2000".into());
         }
         Ok(())
+    }
+
+    /// `early_final_ms`, or its default for the recogniser.
+    pub fn early_final_ms(&self) -> u64 {
+        self.early_final_ms.unwrap_or(if self.asr == "dashscope" { 100 } else { 0 })
     }
 }
 
@@ -269,7 +278,7 @@ async fn build(cfg: &SpeechConfig, data_dir: &Path) -> Result<VoiceSetup, String
         hangover: Duration::from_millis(cfg.hangover_ms),
         barge_in_min_speech: Duration::from_millis(cfg.barge_in_ms),
         final_wait: Duration::from_millis(cfg.final_wait_ms),
-        early_final: (cfg.early_final_ms > 0).then(|| Duration::from_millis(cfg.early_final_ms)),
+        early_final: Some(cfg.early_final_ms()).filter(|ms| *ms > 0).map(Duration::from_millis),
         ..TurnConfig::default()
     };
     Ok(VoiceSetup {
@@ -301,4 +310,30 @@ fn openai_asr(c: &OpenAiSpeechConfig, hint: Option<&str>) -> Result<Arc<dyn Asr>
     ac.language = Some("zh".into());
     ac.prompt = hint.filter(|h| !h.is_empty()).map(|h| h.chars().take(200).collect());
     Ok(Arc::new(OpenAiAsr::new(ac).map_err(|e| e.to_string())?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_final_is_asked_for_early_only_from_a_streaming_recogniser_unless_set() {
+        let mut cfg = SpeechConfig::default();
+        assert_eq!(cfg.early_final_ms(), 0, "Whisper decodes each early final whole");
+        cfg.asr = "dashscope".into();
+        assert_eq!(cfg.early_final_ms(), 100);
+        cfg.early_final_ms = Some(0);
+        assert_eq!(cfg.early_final_ms(), 0);
+        cfg.asr = "whisper".into();
+        cfg.early_final_ms = Some(120);
+        assert_eq!(cfg.early_final_ms(), 120);
+        assert!(cfg.validate().is_ok());
+    }
+
+    #[test]
+    fn an_early_final_after_the_hangover_is_refused_with_both_values() {
+        let cfg = SpeechConfig { early_final_ms: Some(400), ..SpeechConfig::default() };
+        let err = cfg.validate().unwrap_err();
+        assert!(err.contains("early_final_ms (400)") && err.contains("hangover_ms (250)"), "{err}");
+    }
 }

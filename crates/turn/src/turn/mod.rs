@@ -92,7 +92,9 @@ pub struct TurnConfig {
     /// Silence after the last voiced frame at which the ASR is asked for
     /// its final ([`Output::FinaliseAsr`]), so that the final is ready when
     /// the hangover ends. `None`, or not shorter than `hangover`, asks at the
-    /// hangover. Shorter splits an answer at its pauses into more finals.
+    /// hangover. Shorter splits an answer at its pauses into more finals:
+    /// right for a streaming recogniser, whose finals are cheap; a batch
+    /// one would decode each fragment whole and without its context.
     pub early_final: Option<Duration>,
     /// Speech over the AI's audio longer than this stops the AI.
     pub barge_in_min_speech: Duration,
