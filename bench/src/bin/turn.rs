@@ -181,10 +181,12 @@ async fn fixed_run(flags: &Flags, voice: &CalleeVoice, turn: TurnConfig, out_dir
     print_fixed(&r, flags.num("verbose", 0) != 0);
 
     let ours = r.row("waihu");
+    let wire = r.wire_row("waihu, at the wire");
     println!("\n## Turn latency, fixed-latency engines, {} turns\n", turns);
-    print!("{}", table(&ours, theirs.as_ref().map(|t| &t.row)));
+    print!("{}", table(&ours, std::slice::from_ref(&wire), theirs.as_ref().map(|t| &t.row)));
     println!(
-        "\n(a) last voiced frame of the callee -> first AI audio frame handed to the transport (waihu: the leg; before the leg's wait for its next 20 ms RTP slot, printed above); \
+        "\n(a) last voiced frame of the callee -> first AI audio frame handed to the transport (waihu: the leg; Pipecat: its output transport's write_audio_frame); \
+         \"at the wire\": the same frame as it left on the leg's next 20 ms RTP slot, the slot wait included (Pipecat has no such clock in its measure); \
          (b) our own time after the VAD's end of speech, minus the engines', to the same point; \
          barge-in: the interruption's first voiced frame -> the AI's last audio frame; false stops: acknowledgements (under 250 ms) that stopped the AI. \
          p99 is nearest-rank (the largest of {turns})."
@@ -212,12 +214,12 @@ async fn fixed_run(flags: &Flags, voice: &CalleeVoice, turn: TurnConfig, out_dir
     }
     let lag = P::of(r.figures.iter().filter_map(|f| f.vad_stop_lag));
     println!("\nlast voiced frame (energy) -> the VAD's end of speech, its hangover (stop_secs) included:\n  waihu   {} (earshot, hangover {} ms)", pms(lag), hangover.as_millis());
-    let final_after = P::of(r.figures.iter().filter_map(|f| f.final_after));
-    println!("last voiced frame (energy) -> the recogniser's final:\n  waihu   {} ({})", pms(final_after), early_final_words(&turn));
     if let Some(t) = &theirs {
         println!("  pipecat {} (Silero, stop_secs 0.2)", pms(pipecat::figure_of(&t.json, "vad_stop_lag_ms")));
     }
-    goals(&ours, theirs.as_ref().map(|t| &t.row));
+    let final_after = P::of(r.figures.iter().filter_map(|f| f.final_after));
+    println!("last voiced frame (energy) -> the recogniser's final:\n  waihu   {} ({})", pms(final_after), early_final_words(&turn));
+    goals(&ours, Some(&wire), theirs.as_ref().map(|t| &t.row));
 }
 
 fn print_fixed(r: &FixedRun, verbose: bool) {
@@ -272,16 +274,22 @@ fn summarise(texts: &[&str]) -> String {
     seen.iter().map(|(t, n)| format!("{t:?} x{n}")).collect::<Vec<_>>().join(", ")
 }
 
-fn goals(ours: &Row, theirs: Option<&Row>) {
+fn goals(ours: &Row, wire: Option<&Row>, theirs: Option<&Row>) {
     let yes = |ok: bool| if ok { "met" } else { "NOT met" };
     println!("\ngoals:");
     if let Some(b) = ours.b {
-        println!("  (b) p99 under 5 ms: {:.1} ms, {}", b.p99, yes(b.p99 < 5.0));
+        println!("  (b) p99 under 5 ms, at the hand-off to the leg: {:.2} ms, {}", b.p99, yes(b.p99 < 5.0));
+    }
+    if let Some(b) = wire.and_then(|w| w.b) {
+        println!("  (b) p99 under 5 ms, at the wire (the wait for the RTP slot counted): {:.2} ms, {}", b.p99, yes(b.p99 < 5.0));
     }
     match (ours.a, theirs.and_then(|t| t.a)) {
         (Some(a), Some(t)) => println!("  (a) at least 300 ms below Pipecat's: {:.1} vs {:.1} ms p50 ({:.1} ms below), {}", a.p50, t.p50, t.p50 - a.p50, yes(t.p50 - a.p50 >= 300.0)),
         (Some(a), None) => println!("  (a) at least 300 ms below Pipecat's (~950 ms measured with its defaults): {:.1} ms p50, {:.1} ms below 950", a.p50, 950.0 - a.p50),
         _ => {}
+    }
+    if let (Some(a), Some(t)) = (wire.and_then(|w| w.a), theirs.and_then(|t| t.a)) {
+        println!("  (a) at least 300 ms below Pipecat's, ours at the wire: {:.1} vs {:.1} ms p50 ({:.1} ms below), {}", a.p50, t.p50, t.p50 - a.p50, yes(t.p50 - a.p50 >= 300.0));
     }
     if let Some(b) = ours.barge_in {
         println!("  barge-in p99 under 250 ms: {:.1} ms, {}", b.p99, yes(b.p99 < 250.0));

@@ -4,7 +4,9 @@
 //!
 //! - [`FixedAsr`] (`StreamingAsr`): reads the audio it is pushed and answers
 //!   every `finalise` with a `Final` exactly `delay` later, whose text is
-//!   what the callee last began to say (the script knows it).
+//!   what the callee last began to say (the script knows it), given once:
+//!   a later final of the same utterance (asked for at a pause inside it)
+//!   is empty, as a streaming recogniser has no new words for it.
 //! - [`FixedTts`] (`Tts`): first audio `first_audio` after the request, then
 //!   the rest at twice real time; a chunk of N characters is N x
 //!   `ms_per_char` of a soft 220 Hz tone.
@@ -71,7 +73,7 @@ impl StreamingAsr for FixedAsr {
             while let Some(item) = feed.next().await {
                 let Feed::Finalise = item else { continue };
                 let asked = Instant::now();
-                let text = said.lock().expect("lock").clone();
+                let text = std::mem::take(&mut *said.lock().expect("lock"));
                 let (events, log) = (feed.events(), log.clone());
                 tokio::spawn(async move {
                     sleep_until(to_tokio(asked + delay)).await;

@@ -123,8 +123,9 @@ pub struct Row {
     pub false_stops_note: String,
 }
 
+/// A figure with one decimal, or two under 10 ms (where (b) lives).
 fn cell(p: Option<P>, pick: fn(&P) -> f64) -> String {
-    p.map_or_else(|| "-".into(), |p| format!("{:.1}", pick(&p)))
+    p.map_or_else(|| "-".into(), |p| if pick(&p) < 10.0 { format!("{:.2}", pick(&p)) } else { format!("{:.1}", pick(&p)) })
 }
 
 fn ratio(ours: Option<P>, theirs: Option<P>, pick: fn(&P) -> f64) -> String {
@@ -135,7 +136,8 @@ fn ratio(ours: Option<P>, theirs: Option<P>, pick: fn(&P) -> f64) -> String {
 }
 
 /// The side-by-side table, in Markdown, with the ratios waihu/pipecat when both ran.
-pub fn table(ours: &Row, theirs: Option<&Row>) -> String {
+/// `extra` rows (ours measured another way) go after the first, without ratios.
+pub fn table(ours: &Row, extra: &[Row], theirs: Option<&Row>) -> String {
     let mut out = String::from(
         "| framework | (a) p50 ms | (a) p99 ms | (b) p50 ms | (b) p99 ms | barge-in p50 ms | barge-in p99 ms | false stops |\n|---|---:|---:|---:|---:|---:|---:|---:|\n",
     );
@@ -154,6 +156,9 @@ pub fn table(ours: &Row, theirs: Option<&Row>) -> String {
         )
     };
     out.push_str(&line(ours));
+    for r in extra {
+        out.push_str(&line(r));
+    }
     if let Some(t) = theirs {
         out.push_str(&line(t));
         out.push_str(&format!(

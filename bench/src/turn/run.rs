@@ -76,16 +76,25 @@ impl FixedRun {
         self.figures.iter().filter_map(|f| f.split).collect()
     }
 
-    /// Our row of the table: (a) at the wire, (b) as the pipeline reports it.
+    /// Our row of the table, (a) and (b) measured where Pipecat's harness
+    /// measures its own: the first audio handed to the transport (the leg),
+    /// before it waits for the next 20 ms RTP slot.
     pub fn row(&self, name: &str) -> Row {
+        Row {
+            a: P::of(self.figures.iter().filter_map(|f| Some(f.a_wire? - f.clock_wait?))),
+            b: P::of(self.figures.iter().filter_map(|f| Some(f.split?.overhead_ms - f.clock_wait?))),
+            ..self.wire_row(name)
+        }
+    }
+
+    /// Our row with (a) and (b) at the wire: the first AI frame as it left
+    /// on its RTP slot, the slot wait included.
+    pub fn wire_row(&self, name: &str) -> Row {
         let tried = self.figures.iter().filter(|f| f.backchannel_tried).count();
         Row {
             name: name.to_owned(),
-            // Measured where Pipecat's harness measures its own: the first
-            // audio handed to the transport (the leg), before it waits for the
-            // next 20 ms RTP slot. That wait is printed on its own.
-            a: P::of(self.figures.iter().filter_map(|f| Some(f.a_wire? - f.clock_wait?))),
-            b: P::of(self.figures.iter().filter_map(|f| Some(f.split?.overhead_ms - f.clock_wait?))),
+            a: P::of(self.figures.iter().filter_map(|f| f.a_wire)),
+            b: P::of(self.figures.iter().filter_map(|f| Some(f.split?.overhead_ms))),
             barge_in: P::of(self.figures.iter().filter_map(|f| f.barge_in)),
             false_stops: Some((self.figures.iter().filter(|f| f.false_stop).count(), tried)),
             false_stops_note: format!(" ({})", self.false_stops_by_word().iter().map(|(w, n, of)| format!("{w} {n}/{of}")).collect::<Vec<_>>().join(", ")),
