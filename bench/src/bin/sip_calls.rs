@@ -24,6 +24,7 @@ use std::time::Duration;
 use waihu_bench::sip::hold::{self, HoldOpts};
 use waihu_bench::sip::host::Resources;
 use waihu_bench::sip::leak::{self, LeakOpts};
+use waihu_bench::sip::whisper_load::WhisperLoad;
 use waihu_bench::{load_average, machine, open_files_limit, Flags};
 
 const FLAGS: &[(&str, &str)] = &[
@@ -35,6 +36,9 @@ const FLAGS: &[(&str, &str)] = &[
     ("say", "1: play the leg's placeholder voice; 0: G.711 silence (1)"),
     ("capture", "hold: 1 to measure send pacing with tcpdump (1)"),
     ("voice", "hold: 1 to run the voice pipeline (earshot VAD on every frame, paced clips) on every call (0)"),
+    ("whisper", "hold: 1 to keep Whisper decoding in the same process through the window (0; needs --features whisper)"),
+    ("whisper-threads", "hold: threads per Whisper decode (0: the product's default, every core up to 4)"),
+    ("whisper-nice", "hold: the nice value Whisper decodes at (the product's default 10)"),
     ("finished", "leak: calls in each round (1000)"),
     ("rounds", "leak: rounds of --finished calls, each followed by a pause and a reading (2)"),
     ("batch", "leak: calls at a time (100)"),
@@ -82,6 +86,8 @@ fn main() {
                 say,
                 capture: flags.num::<u8>("capture", 1) != 0,
                 voice: flags.num::<u8>("voice", 0) != 0,
+                whisper: (flags.num::<u8>("whisper", 0) != 0)
+                    .then(|| WhisperLoad { threads: flags.num("whisper-threads", 0), nice: flags.get("whisper-nice").map(|_| flags.num("whisper-nice", 10)) }),
             };
             check_files(opts.calls);
             rt.block_on(hold::run(&opts)).map(|row| {

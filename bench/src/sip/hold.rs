@@ -14,6 +14,7 @@ use super::capture::{self, Capture, Pacing};
 use super::drive::{self, Arrivals, Live, Outcome, Script};
 use super::host::{counter_delta, drops_by_port, drops_delta, udp_counters, Resources};
 use super::sipp::Sipp;
+use super::whisper_load::{self, WhisperLoad};
 use super::{carrier_config, ms, pct, RTP_PORTS};
 use crate::{cpu_time, machine_cpu, noise, Percentiles};
 
@@ -34,6 +35,8 @@ pub struct HoldOpts {
     pub capture: bool,
     /// Run the voice pipeline (VAD on every frame) on every call.
     pub voice: bool,
+    /// Keep Whisper decoding in this process through the window.
+    pub whisper: Option<WhisperLoad>,
 }
 
 /// The figures of one run, for the summary table.
@@ -69,6 +72,11 @@ fn us(d: Duration) -> u64 {
 pub async fn run(o: &HoldOpts) -> Result<HoldRow, String> {
     let ramp_estimate = o.calls as f64 / o.cps;
     let budget = Duration::from_secs_f64(ramp_estimate + o.hold.as_secs_f64() + 120.0);
+    // Loaded before the ramp, so loading does not disturb it.
+    let whisper = match o.whisper {
+        Some(load) => Some(whisper_load::load(load).await?),
+        None => None,
+    };
     let mut sipp = Sipp::start_uas(budget, RTP_PORTS.1 + 10_000).await?;
     println!("far end: {}", sipp.command);
     let carrier = Arc::new(SipCarrier::start(carrier_config(&sipp, o.calls)).await?);
@@ -126,6 +134,7 @@ pub async fn run(o: &HoldOpts) -> Result<HoldRow, String> {
     let (cpu0, sipp0, dump0, machine0) = (cpu_time(None), cpu_time(sipp.pid()), tcpdump_pid.and_then(|p| cpu_time(Some(p))), machine_cpu());
     let (wall0, t0) = (unix_ns(), Instant::now());
     let up0 = live.up.load(Ordering::Relaxed);
+    let decoding = whisper.map(|w| w.run_until(t0 + o.hold));
     tokio::time::sleep(o.hold).await;
     let (cpu1, sipp1, dump1, machine1) = (cpu_time(None), cpu_time(sipp.pid()), tcpdump_pid.and_then(|p| cpu_time(Some(p))), machine_cpu());
     let (wall1, t1) = (unix_ns(), Instant::now());
@@ -194,6 +203,10 @@ pub async fn run(o: &HoldOpts) -> Result<HoldRow, String> {
         dump
     );
     println!("  {}", noise(machine0, machine1, Duration::from_secs_f64(ours + theirs + dump), window));
+    if let Some(decoding) = decoding {
+        // waihu's CPU above includes the decoding's.
+        println!("{}", decoding.await.unwrap_or_else(|e| format!("Whisper decoding task failed: {e}")));
+    }
     let mut row = HoldRow { calls: o.calls, held, cpu_per_call: per_call(ours), sipp_per_call: per_call(theirs), lost, sent, ..HoldRow::default() };
     row.setup = (setup.p50 as f64 / 1000.0, setup.p99 as f64 / 1000.0);
     match pacing {

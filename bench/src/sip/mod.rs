@@ -7,6 +7,7 @@
 //!   hang up; CPU per call, send pacing, loss, set-up time.
 //! - [`leak`]: 1,000 short calls in batches; sockets, memory and open
 //!   dialogs before and after.
+//! - [`whisper_load`]: Whisper decoding beside the calls during the window.
 
 pub mod capture;
 pub mod drive;
@@ -15,6 +16,7 @@ pub mod host;
 pub mod leak;
 pub mod sipp;
 pub mod voice;
+pub mod whisper_load;
 
 use waihu_carrier::sip::{Codec, SipConfig};
 

@@ -34,9 +34,13 @@
 //!   Setting `audio_ctx` to the clip's length (plus a margin) makes the
 //!   encoder process only that part: several times faster on short
 //!   clips, at a small cost in accuracy.
-//! - It runs on tokio's blocking pool ([`tokio::task::spawn_blocking`]),
-//!   never on the runtime's workers, so the media clock is never held up.
-//!   Each utterance gets a decoder state from a small pool: states are
+//! - It runs on a thread of its own per utterance, never on the runtime's
+//!   workers, and at a **lower scheduling priority** (nice
+//!   [`WhisperConfig::nice`], [`DECODE_NICE`] by default; whisper.cpp's
+//!   worker threads inherit it), so it may
+//!   use every core and still never hold up the media clock: the calls'
+//!   threads take the CPU whenever they wake. Each utterance gets a
+//!   decoder state from a small pool: states are
 //!   reused (allocating one costs tens of milliseconds) and concurrent
 //!   calls each get their own. At most [`WhisperConfig::max_parallel`]
 //!   utterances run at once (cores / threads); the others wait, without
@@ -73,6 +77,9 @@ pub struct WhisperConfig {
     pub language: String,
     /// CPU threads per utterance.
     pub threads: usize,
+    /// The nice value decoding runs at (Linux; default [`DECODE_NICE`],
+    /// 0 for the process's own priority).
+    pub nice: i32,
     /// Utterances recognised at once; more wait their turn (running more
     /// than the cores allow only slows each down and costs a decoder state,
     /// tens of MB, apiece).
@@ -86,6 +93,11 @@ pub struct WhisperConfig {
     /// [`WhisperAsr::with_prompt`] (see the module docs).
     pub initial_prompt: String,
 }
+
+/// The nice value decoding runs at (0 is normal, 19 the lowest priority).
+/// At 10 the kernel gives a busy decoder about a tenth of a core that a
+/// call's thread also wants, and a woken call thread runs at once.
+pub const DECODE_NICE: i32 = 10;
 
 /// The default prompt: "what follows are Mandarin sentences". Measured on
 /// espeak-ng speech: without it Whisper base often writes traditional
@@ -102,11 +114,13 @@ impl WhisperConfig {
     /// This model file, with the defaults.
     pub fn new(model: impl Into<PathBuf>) -> Self {
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-        // One core is left to the calls' media and pipelines: whisper.cpp
-        // busy on every core starved them (a second of a simulated call's
-        // audio was lost on 2 cores while an utterance was transcribed).
-        let threads = cores.saturating_sub(1).clamp(1, 4);
-        WhisperConfig { model: model.into(), language: "zh".into(), threads, max_parallel: (cores.saturating_sub(1) / threads).max(1), audio_ctx_margin: Some(64), initial_prompt: DEFAULT_PROMPT.into() }
+        // Every core: decoding runs at a lower priority (DECODE_NICE), so
+        // the calls' media and pipelines are not starved. (At normal
+        // priority on every core, a second of a simulated call's audio was
+        // lost on 2 cores while an utterance was transcribed; leaving a core
+        // free instead doubled the recognition time there.)
+        let threads = cores.clamp(1, 4);
+        WhisperConfig { model: model.into(), language: "zh".into(), threads, nice: DECODE_NICE, max_parallel: (cores / threads).max(1), audio_ctx_margin: Some(64), initial_prompt: DEFAULT_PROMPT.into() }
     }
 }
 
@@ -238,6 +252,25 @@ pub fn collapse_repeats(text: &str) -> String {
     }
 }
 
+/// Sets the calling thread's nice value to `nice` (a value below the
+/// process's own is left alone: raising priority needs privileges). On
+/// Linux the nice value belongs to the thread (`who` 0 is the caller), and
+/// threads it starts inherit it. Elsewhere, and if refused, decoding runs
+/// at normal priority.
+fn lower_priority(nice: i32) {
+    #[cfg(target_os = "linux")]
+    match rustix::process::getpriority_process(None) {
+        Ok(current) if nice > current => {
+            if let Err(e) = rustix::process::setpriority_process(None, nice) {
+                tracing::debug!(error = %e, "whisper decode thread kept its priority");
+            }
+        }
+        _ => {}
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = nice;
+}
+
 fn run(ctx: &WhisperContext, states: &Mutex<Vec<WhisperState>>, config: &WhisperConfig, audio: &[f32], secs: f64) -> Result<String, AsrError> {
     let pooled = states.lock().map_err(|_| AsrError::Protocol("whisper state pool poisoned".into()))?.pop();
     let mut state = match pooled {
@@ -294,9 +327,19 @@ impl Asr for WhisperAsr {
         let started = Instant::now();
         let secs = pcm8k.len() as f64 / 8000.0;
         let _turn = self.turns.acquire().await.map_err(|_| AsrError::Protocol("whisper engine closed".into()))?;
-        let text = tokio::task::spawn_blocking(move || run(&ctx, &states, &config, &audio, secs))
-            .await
-            .map_err(|e| AsrError::Protocol(format!("whisper task: {e}")))??;
+        // A thread per utterance rather than tokio's blocking pool: its
+        // lowered priority cannot be raised again without privileges, and
+        // must not stay with a pooled thread. Spawning costs microseconds
+        // next to a decode's hundreds of milliseconds.
+        let (done, result) = tokio::sync::oneshot::channel();
+        std::thread::Builder::new()
+            .name("whisper-decode".into())
+            .spawn(move || {
+                lower_priority(config.nice);
+                let _ = done.send(run(&ctx, &states, &config, &audio, secs));
+            })
+            .map_err(|e| AsrError::Protocol(format!("whisper thread: {e}")))?;
+        let text = result.await.map_err(|_| AsrError::Protocol("whisper decode thread ended without a result".into()))??;
         let took = started.elapsed().as_secs_f64();
         let text = collapse_repeats(&text);
         if !plausible(&text, secs) {
@@ -346,6 +389,36 @@ mod tests {
         assert_eq!(v.len(), 32_000);
         // Every second sample is the input (after the lag is trimmed).
         assert!((v[2000] - f32::from(tone[1000]) / 32768.0).abs() < 1e-4, "{} vs {}", v[2000], tone[1000]);
+    }
+
+    /// This thread's nice value, from /proc (field 19 of its stat line).
+    #[cfg(target_os = "linux")]
+    fn own_nice() -> i32 {
+        let stat = std::fs::read_to_string("/proc/thread-self/stat").unwrap();
+        // The command name (field 2) is in parentheses and may hold spaces.
+        let after_name = &stat[stat.rfind(')').unwrap() + 2..];
+        after_name.split(' ').nth(16).unwrap().parse().unwrap()
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn decoding_threads_run_at_a_lower_priority_and_the_rest_do_not() {
+        let before = own_nice();
+        let (decoder, worker) = std::thread::spawn(|| {
+            lower_priority(DECODE_NICE);
+            // whisper.cpp's own worker threads are started from the decoding thread.
+            (own_nice(), std::thread::spawn(own_nice).join().unwrap())
+        })
+        .join()
+        .unwrap();
+        assert_eq!(decoder, before + DECODE_NICE);
+        assert_eq!(worker, before + DECODE_NICE, "threads the decoder starts inherit its priority");
+        assert_eq!(own_nice(), before, "the process's other threads keep theirs");
+        let kept = std::thread::spawn(|| {
+            lower_priority(0);
+            own_nice()
+        });
+        assert_eq!(kept.join().unwrap(), before, "nice 0 decodes at the process's priority");
     }
 
     #[test]
