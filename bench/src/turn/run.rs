@@ -17,12 +17,10 @@ use waihu_speech::vad::{EarshotConfig, EarshotVad};
 use waihu_speech::{Asr, StreamingAsr, Tts, Vad};
 use waihu_turn::{SplitterConfig, TurnConfig, TurnLatencyMs};
 
-/// Speech over the AI that stops it: the server's default `speech.barge_in_ms`.
-pub const BARGE_IN: Duration = Duration::from_millis(230);
-
-/// The turn-taker's settings for a run: the product's defaults but these.
+/// The turn-taker's settings for a run: the product's defaults (barge-in
+/// after 230 ms of speech over the AI) but these.
 pub fn turn_config(hangover: Duration, early_final: Option<Duration>) -> TurnConfig {
-    TurnConfig { hangover, early_final, barge_in_min_speech: BARGE_IN, ..TurnConfig::default() }
+    TurnConfig { hangover, early_final, ..TurnConfig::default() }
 }
 use waihu_voice::{CallVoice, VoiceEngines, VadFactory};
 

@@ -1,5 +1,9 @@
-//! One call's conversation: the history, the engine, and the checks in code
-//! that hold whatever the engine says.
+//! A conversation outside a call: the history, the engine, and the checks
+//! in code that hold whatever the engine says ([`crate::gate`]).
+//!
+//! A call runs its conversation in `waihu-call`'s brain, which owns the
+//! history and the floor; this is the same exchange for tests, tools and
+//! benchmarks that only want replies.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,6 +12,7 @@ use futures_util::StreamExt;
 use tokio::sync::mpsc;
 use waihu_core::Outcome;
 
+use crate::gate::{Blocked, ContentGuard, ReplyGate};
 use crate::llm::{ChatRequest, Llm, LlmError, LlmEvent, Turn};
 
 /// What the AI says next.
@@ -20,13 +25,6 @@ pub struct Reply {
     /// What the call achieved, if the engine said.
     pub outcome: Option<Outcome>,
 }
-
-/// Words the AI must never ask for (rule 6 of `conversation.md`); checked in
-/// code because an LLM's system prompt is a request, not a guarantee.
-const FORBIDDEN_ASKS: &[&str] = &["验证码", "密码", "银行卡号", "卡号", "身份证号", "CVV", "安全码"];
-
-/// The line said instead when an engine's reply breaks a rule.
-pub const SAFE_FALLBACK: &str = "不好意思，这个我不方便问。我会把您的情况转告委托人，再见。";
 
 /// A conversation in progress.
 pub struct Conversation {
@@ -92,7 +90,7 @@ impl Conversation {
             self.history.push(t);
         }
         let req = ChatRequest { task: self.task.clone(), history: self.history.clone() };
-        let mut gate = ClauseGate::default();
+        let mut gate = ReplyGate::new(ContentGuard::new(&self.task, &self.history));
         let collect = async {
             let mut stream = self.engine.chat(req).await?;
             let mut reply = Reply { text: String::new(), hang_up: false, outcome: None };
@@ -110,7 +108,7 @@ impl Conversation {
                         reply.outcome = outcome.or(reply.outcome);
                     }
                 }
-                if gate.blocked {
+                if gate.blocked().is_some() {
                     break;
                 }
             }
@@ -120,103 +118,30 @@ impl Conversation {
             .await
             .map_err(|_| LlmError::Timeout(self.reply_timeout.as_millis() as u64))??;
         let rest = gate.finish();
-        if gate.blocked {
-            tracing::warn!("engine reply asked for a secret; replaced with the safe fallback");
-            reply.hang_up = true;
-            reply.outcome = Some(Outcome::CutOff);
+        match gate.blocked() {
+            Some(Blocked::Secret) => {
+                tracing::warn!("engine reply asked for a secret; replaced with the safe fallback");
+                reply.hang_up = true;
+                reply.outcome = Some(Outcome::CutOff);
+            }
+            Some(Blocked::Content) => {
+                tracing::warn!("engine reply told the content before the callee confirmed; asked who is on the line instead");
+                reply.hang_up = false;
+                reply.outcome = None;
+            }
+            None => {}
         }
         if let (Some(p), false) = (parts, rest.is_empty()) {
             let _ = p.send(rest);
         }
-        reply.text = match parts {
+        reply.text = match (parts, gate.fallback()) {
             // Nothing was said yet: the fallback replaces the whole reply.
-            None if gate.blocked => SAFE_FALLBACK.to_owned(),
-            _ => gate.released.trim().to_owned(),
+            (None, Some(fallback)) => fallback,
+            _ => gate.released().trim().to_owned(),
         };
         if !reply.text.is_empty() {
             self.history.push(Turn::Assistant(reply.text.clone()));
         }
         Ok(reply)
-    }
-}
-
-/// Releases a streamed reply clause by clause, after checking each one.
-#[derive(Debug, Default)]
-struct ClauseGate {
-    /// Written by the engine and not yet released.
-    pending: String,
-    /// Released so far (what the callee may hear).
-    released: String,
-    /// A clause asked for a secret: nothing more is released.
-    blocked: bool,
-}
-
-impl ClauseGate {
-    fn push(&mut self, text: &str) -> Option<String> {
-        if self.blocked {
-            return None;
-        }
-        self.pending.push_str(text);
-        let cut = self.pending.char_indices().filter(|(_, c)| "，,。.！!？?；;…\n".contains(*c)).map(|(i, c)| i + c.len_utf8()).last()?;
-        let clause: String = self.pending.drain(..cut).collect();
-        self.release(clause)
-    }
-
-    /// What is left when the engine is done (or the fallback, if blocked).
-    fn finish(&mut self) -> String {
-        let rest = std::mem::take(&mut self.pending);
-        if !self.blocked {
-            if let Some(rest) = self.release(rest) {
-                return rest;
-            }
-        }
-        if self.blocked {
-            self.released.push_str(SAFE_FALLBACK);
-            return SAFE_FALLBACK.to_owned();
-        }
-        String::new()
-    }
-
-    fn release(&mut self, clause: String) -> Option<String> {
-        // The check runs on everything so far, so a word split across two
-        // clauses' tokens is still caught.
-        let so_far = format!("{}{}", self.released, clause);
-        if FORBIDDEN_ASKS.iter().any(|w| so_far.contains(w)) {
-            self.blocked = true;
-            return None;
-        }
-        let clause = if self.released.trim().is_empty() { clause.trim_start().to_owned() } else { clause };
-        if clause.is_empty() {
-            return None;
-        }
-        self.released.push_str(&clause);
-        Some(clause)
-    }
-}
-
-#[cfg(test)]
-mod gate_tests {
-    use super::*;
-
-    #[test]
-    fn clauses_are_released_at_their_punctuation() {
-        let mut g = ClauseGate::default();
-        assert_eq!(g.push(" 好的"), None);
-        assert_eq!(g.push("，我明白"), Some("好的，".to_owned()));
-        assert_eq!(g.push("了。明天"), Some("我明白了。".to_owned()));
-        assert_eq!(g.finish(), "明天");
-        assert_eq!(g.released, "好的，我明白了。明天");
-    }
-
-    #[test]
-    fn a_clause_asking_for_a_secret_is_never_released() {
-        let mut g = ClauseGate::default();
-        assert_eq!(g.push("您好，"), Some("您好，".to_owned()));
-        assert_eq!(g.push("请告诉我验"), None);
-        assert_eq!(g.push("证码。谢谢"), None);
-        assert!(g.blocked);
-        assert_eq!(g.finish(), SAFE_FALLBACK);
-        assert_eq!(g.released, format!("您好，{SAFE_FALLBACK}"));
-        assert!(!g.released.contains("验证码"));
     }
 }

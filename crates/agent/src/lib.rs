@@ -9,6 +9,7 @@
 //! session talks to.
 
 pub mod conversation;
+pub mod gate;
 pub mod llm;
 pub mod offline;
 pub mod openai;
@@ -17,5 +18,6 @@ pub mod registry;
 pub mod task;
 
 pub use conversation::{Conversation, Reply};
+pub use gate::SAFE_FALLBACK;
 pub use llm::{ChatRequest, Llm, LlmError, LlmEvent, LlmStream, Turn};
 pub use registry::EngineRegistry;

@@ -85,6 +85,19 @@ pub fn next_line(task: &str, history: &[Turn]) -> Line {
     flow::Dialogue::next_line(&TaskBrief::parse(task), history)
 }
 
+/// Whether the callee's `line` says they are the one the task is for
+/// (`对，是我`, the callee's name) or lets the caller go on (`嗯`, `你说`,
+/// `什么事`): the answers after which this engine says the content, and the
+/// [`crate::gate`] lets any engine say it.
+pub fn confirms_identity(brief: &TaskBrief, line: &str) -> bool {
+    matches!(heard::Heard::new(line).identity(brief), heard::Identity::ItIsMe | heard::Identity::GoOn)
+}
+
+/// Asked instead of a reply that would have told the content too early.
+pub fn identity_check_line(brief: &TaskBrief) -> String {
+    format!("不好意思，在说具体事情之前，我想先确认一下，{}", lines::identity_question(brief))
+}
+
 /// Splits a line after each clause mark (`，。？！；：`), so that speech can
 /// start on the first clause; the pieces join back to `text`.
 pub fn clauses(text: &str) -> Vec<String> {

@@ -15,7 +15,7 @@ use axum::Router;
 use futures_util::StreamExt;
 use serde_json::{json, Value};
 use tokio_stream::wrappers::ReceiverStream;
-use waihu_agent::conversation::SAFE_FALLBACK;
+use waihu_agent::gate::SAFE_FALLBACK;
 use waihu_agent::openai::{OpenAiConfig, OpenAiEngine};
 use waihu_agent::prompt::{CALL_ANSWERED_NOTE, INTERRUPTED_NOTE, SILENCE_NOTE};
 use waihu_agent::{ChatRequest, Conversation, Llm, LlmError, LlmEvent, LlmStream, Turn};

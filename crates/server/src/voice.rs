@@ -95,14 +95,17 @@ impl Default for DashScopeSpeechConfig {
 
 impl Default for SpeechConfig {
     fn default() -> Self {
+        // The turn-taking defaults are named once, in `TurnConfig::default`.
+        let turn = TurnConfig::default();
+        let ms = |d: Duration| d.as_millis() as u64;
         SpeechConfig {
             mode: "auto".into(),
             asr: "whisper".into(),
             tts: "espeak".into(),
-            hangover_ms: 250,
+            hangover_ms: ms(turn.hangover),
             early_final_ms: None,
-            barge_in_ms: 230,
-            final_wait_ms: 1500,
+            barge_in_ms: ms(turn.barge_in_min_speech),
+            final_wait_ms: ms(turn.final_wait),
             record: false,
             models_dir: None,
             openai: OpenAiSpeechConfig::default(),

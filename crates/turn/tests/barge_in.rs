@@ -1,6 +1,7 @@
 //! Talking over the AI: real speech stops it within one VAD frame of the
-//! minimum speech, a lone 嗯/对/好 does not. Defaults: barge-in after 250 ms
-//! of speech over the AI, backchannel hold-off up to 1000 ms.
+//! minimum speech, a lone 嗯/对/好 does not. These scenarios pin barge-in at
+//! 250 ms of speech over the AI (the default, 230 ms, has its own test) and
+//! use the default backchannel hold-off of 1000 ms.
 
 mod common;
 
@@ -10,7 +11,7 @@ use waihu_turn::{Output, TurnConfig};
 /// The AI is playing utterance 1, reporting progress every 100 ms. (The
 /// final is asked for at the hangover, as in `Call::new`.)
 fn ai_playing(frame_ms: u64) -> Call {
-    let mut c = Call::with(TurnConfig { early_final: None, ..TurnConfig::default() }, frame_ms);
+    let mut c = Call::with(TurnConfig { early_final: None, barge_in_min_speech: std::time::Duration::from_millis(250), ..TurnConfig::default() }, frame_ms);
     c.ai_starts(1);
     c
 }
@@ -30,6 +31,18 @@ fn barge_in_comes_at_min_speech_plus_at_most_one_frame() {
         // The promise: under 250 ms from the first voiced frame.
         assert!(at - first_voiced < 250, "{frame_ms} ms frames");
     }
+}
+
+#[test]
+fn by_default_the_ai_stops_on_the_twelfth_voiced_frame_of_20_ms() {
+    let mut c = Call::with(TurnConfig { early_final: None, ..TurnConfig::default() }, 20);
+    assert_eq!(c.tt.config().barge_in_min_speech, std::time::Duration::from_millis(230));
+    c.ai_starts(1);
+    c.silence(600);
+    c.speak(1000);
+    let first_voiced = c.run_first_voiced_ms.unwrap();
+    let [(at, _)] = c.barge_ins()[..] else { panic!("{:?}", c.log) };
+    assert_eq!(at - first_voiced, 11 * 20, "240 ms of audio heard by the decision");
 }
 
 #[test]

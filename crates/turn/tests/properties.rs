@@ -74,6 +74,7 @@ enum Event {
     Frame { speech: bool, ms: u64 },
     Partial(usize),
     Final(usize),
+    Utterance(usize),
     Started(u64),
     Played(u64, usize),
     Finished(u64),
@@ -87,6 +88,7 @@ fn event() -> impl Strategy<Value = Event> {
         8 => (any::<bool>(), 10u64..=32).prop_map(|(speech, ms)| Event::Frame { speech, ms }),
         1 => (0..WORDS.len()).prop_map(Event::Partial),
         1 => (0..WORDS.len()).prop_map(Event::Final),
+        1 => (0..WORDS.len()).prop_map(Event::Utterance),
         1 => (0u64..3).prop_map(Event::Started),
         1 => (0u64..3, 0usize..40).prop_map(|(id, n)| Event::Played(id, n)),
         1 => (0u64..3).prop_map(Event::Finished),
@@ -123,6 +125,7 @@ proptest! {
                 }
                 Event::Partial(i) => Input::AsrPartial(WORDS[i].into()),
                 Event::Final(i) => Input::AsrFinal(WORDS[i].into()),
+                Event::Utterance(i) => Input::Utterance(WORDS[i].into()),
                 Event::Started(utterance_id) => Input::AgentAudioStarted { utterance_id },
                 Event::Played(utterance_id, chars_played) => Input::AgentAudioPlayed { utterance_id, chars_played },
                 Event::Finished(utterance_id) => Input::AgentAudioFinished { utterance_id },

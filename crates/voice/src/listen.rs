@@ -176,8 +176,7 @@ mod tests {
     fn barge_in_frame(lead_in: usize, voiced: usize) -> Option<usize> {
         let vad = LaggingVad { buf: Vec::new(), loud_before: false, at: Duration::ZERO };
         let mut listener = Listener::new(Box::new(vad));
-        let cfg = TurnConfig { barge_in_min_speech: Duration::from_millis(230), ..TurnConfig::default() };
-        let mut turn = TurnTaker::new(cfg);
+        let mut turn = TurnTaker::new(TurnConfig::default());
         let t0 = Instant::now();
         turn.handle(Input::AgentAudioStarted { utterance_id: 1 }, t0);
         let (silence, tone) = (vec![0i16; 160], tone());

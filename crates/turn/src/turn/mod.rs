@@ -55,9 +55,9 @@
 //!   spoke over the AI (short real words like 不对 stop the AI too);
 //! - when such a turn ends with words that are not a backchannel.
 //!
-//! With 20 ms frames the decision comes on the 13th voiced frame (260 ms of
-//! audio), 240 ms after the first voiced frame was fed; with 32 ms frames on
-//! the 8th, 224 ms after. A turn that spoke over the AI and ends while the
+//! With the default 230 ms and 20 ms frames the decision comes on the 12th
+//! voiced frame (240 ms of audio), 220 ms after the first voiced frame was
+//! fed; with 32 ms frames on the 8th, 224 ms after. A turn that spoke over the AI and ends while the
 //! AI still plays, with backchannel words, is [`Output::Backchannel`]: the AI
 //! goes on and there is no `EndOfTurn`. The AI being silent, a turn is just a
 //! turn: `嗯` then is an answer, given as `EndOfTurn`.
@@ -65,6 +65,13 @@
 //! A final with no speech run behind it (the VAD heard nothing) is a turn of
 //! its own when the AI is silent, and dropped while the AI plays (most
 //! likely the AI's own voice echoed back).
+//!
+//! # Text legs
+//! A leg that hears in whole recognised lines (the simulated network's text
+//! level, the SIP DTMF test mode) has no frames to count: each line is fed
+//! as [`Input::Utterance`] and decided at once by the same rules, with the
+//! same backchannel list. Over the AI, a line of real words barges in and
+//! ends the turn; a lone acknowledgement is a `Backchannel`.
 
 mod backchannel;
 mod taker;
@@ -110,7 +117,7 @@ impl Default for TurnConfig {
             hangover: Duration::from_millis(250),
             final_wait: Duration::from_millis(1500),
             early_final: Some(Duration::from_millis(100)),
-            barge_in_min_speech: Duration::from_millis(250),
+            barge_in_min_speech: Duration::from_millis(230),
             backchannel_max_speech: Duration::from_millis(1000),
         }
     }
@@ -154,6 +161,13 @@ pub enum Input {
         /// Which utterance.
         utterance_id: UtteranceId,
     },
+    /// A whole utterance already recognised elsewhere: what a text leg
+    /// hears, with no VAD frames behind it. It is a turn of its own: over
+    /// the AI it stops it ([`Output::BargeIn`], [`Output::Interrupted`])
+    /// unless it is a lone acknowledgement ([`Output::Backchannel`]), and
+    /// otherwise it ends as [`Output::EndOfTurn`]. A driver with a VAD feeds
+    /// `VadFrame`s and ASR results instead.
+    Utterance(String),
     /// `poll_timeout` has come (or any time: due timers fire).
     Timeout,
 }

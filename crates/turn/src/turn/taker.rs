@@ -87,6 +87,7 @@ impl TurnTaker {
             Input::VadFrame { speech: false, .. } | Input::Timeout => {}
             Input::AsrPartial(text) => self.on_partial(text, now),
             Input::AsrFinal(text) => self.on_final(text, now),
+            Input::Utterance(text) => self.on_utterance(&text, now),
             Input::AgentAudioStarted { utterance_id } if self.playing.is_some_and(|p| p.id == utterance_id) => {}
             Input::AgentAudioStarted { utterance_id } => {
                 self.playing = Some(Playing { id: utterance_id, played_chars: 0 });
@@ -260,6 +261,31 @@ impl TurnTaker {
         if covers_the_last_voice && self.turn.as_ref().is_some_and(|t| t.silence_confirmed_at.is_some()) {
             self.decide(now);
         }
+    }
+
+    /// A line a text leg heard whole: a turn of its own, decided at once.
+    fn on_utterance(&mut self, text: &str, now: Instant) {
+        let text = text.trim();
+        if text.is_empty() {
+            return;
+        }
+        if let Some(playing) = self.playing {
+            if is_backchannel(text) {
+                self.outputs.push_back(Output::Backchannel { text: text.to_owned(), at: now });
+                return;
+            }
+            self.playing = None;
+            self.outputs.push_back(Output::BargeIn { at: now, speech_started_at: now });
+            self.outputs.push_back(Output::Interrupted { utterance_id: playing.id, played_chars: playing.played_chars });
+        }
+        self.outputs.push_back(Output::EndOfTurn {
+            text: text.to_owned(),
+            speech_started_at: now,
+            last_voiced_at: now,
+            speech_stopped_at: now,
+            final_at: Some(now),
+            decided_at: now,
+        });
     }
 
     /// Barges in if the current run has talked over the AI long enough and

@@ -14,7 +14,7 @@ struct Clock {
 impl Clock {
     fn new() -> Self {
         let t0 = Instant::now();
-        Clock { tt: TurnTaker::new(TurnConfig { early_final: None, ..TurnConfig::default() }), t0, now: t0, log: vec![] }
+        Clock { tt: TurnTaker::new(TurnConfig { early_final: None, barge_in_min_speech: Duration::from_millis(250), ..TurnConfig::default() }), t0, now: t0, log: vec![] }
     }
     fn ms(&self, at: Instant) -> u64 {
         (at - self.t0).as_millis() as u64
@@ -169,4 +169,31 @@ fn a_new_utterance_over_an_open_turn_can_be_stopped_again() {
     c.frames(true, 300);
     let interrupted: Vec<_> = c.log.iter().filter_map(|(_, o)| if let Output::Interrupted { utterance_id, .. } = o { Some(*utterance_id) } else { None }).collect();
     assert_eq!(interrupted, [1, 2]);
+}
+
+#[test]
+fn a_text_legs_line_over_the_ai_barges_in_unless_it_is_an_acknowledgement() {
+    let mut c = Clock::new();
+    c.feed(Input::AgentAudioStarted { utterance_id: 3 });
+    c.feed(Input::AgentAudioPlayed { utterance_id: 3, chars_played: 4 });
+    for ack in ["对对对", "恩", "yes", "嗯。", "好的！"] {
+        c.feed(Input::Utterance(ack.into()));
+        assert!(matches!(&c.log.last().unwrap().1, Output::Backchannel { text, .. } if text == ack), "{ack}: {:?}", c.log);
+        assert!(c.tt.ai_speaking(), "{ack}");
+    }
+    c.feed(Input::Utterance("等一下，你说几点？".into()));
+    let tail: Vec<_> = c.log.iter().rev().take(3).rev().map(|(_, o)| o.clone()).collect();
+    assert!(matches!(&tail[..], [
+        Output::BargeIn { .. },
+        Output::Interrupted { utterance_id: 3, played_chars: 4 },
+        Output::EndOfTurn { text, .. },
+    ] if text == "等一下，你说几点？"), "{tail:?}");
+    assert!(!c.tt.ai_speaking());
+    // With the AI quiet, an acknowledgement is an answer like any other.
+    c.feed(Input::Utterance(" 嗯 ".into()));
+    assert!(matches!(&c.log.last().unwrap().1, Output::EndOfTurn { text, .. } if text == "嗯"));
+    // Blank lines are nothing.
+    let before = c.log.len();
+    c.feed(Input::Utterance("  ".into()));
+    assert_eq!(c.log.len(), before);
 }

@@ -25,7 +25,7 @@ impl Call {
     /// scenarios are about the hangover's rules (`early_final.rs` has the
     /// early request's).
     pub(crate) fn new() -> Self {
-        Self::with(TurnConfig { early_final: None, ..TurnConfig::default() }, 20)
+        Self::with(TurnConfig { early_final: None, barge_in_min_speech: Duration::from_millis(250), ..TurnConfig::default() }, 20)
     }
 
     pub(crate) fn with(cfg: TurnConfig, frame_ms: u64) -> Self {
