@@ -140,7 +140,7 @@ impl ReplyGate {
             return None;
         }
         self.pending.push_str(text);
-        let cut = self.pending.char_indices().filter(|(_, c)| "，,。.！!？?；;…\n".contains(*c)).map(|(i, c)| i + c.len_utf8()).last()?;
+        let cut = self.pending.char_indices().rev().find(|(_, c)| "，,。.！!？?；;…\n".contains(*c)).map(|(i, c)| i + c.len_utf8())?;
         let clause: String = self.pending.drain(..cut).collect();
         self.release(clause)
     }
