@@ -217,7 +217,7 @@ async fn the_old_data_is_intact(s: &SqlStore) {
     let c1 = s.call("c1", Some("a1")).await.unwrap().expect("the finished call");
     assert_eq!((c1.status, c1.cost, c1.billed, c1.duration_seconds), (CallStatus::Completed, Fen(60), true, Some(61)));
     assert_eq!((c1.hangup_by, c1.end_reason, c1.outcome), (Some(HangupSide::Callee), Some(EndReason::CalleeHangup), Some(Outcome::Delivered)));
-    assert_eq!((c1.requirement.as_str(), c1.campaign.as_deref(), c1.provider_response.as_deref()), ("通知张总明天上午9点开会", Some("spring"), Some("BYE")));
+    assert_eq!((c1.order.requirement.as_str(), c1.order.campaign.as_deref(), c1.provider_response.as_deref()), ("通知张总明天上午9点开会", Some("spring"), Some("BYE")));
     let lines = s.transcript("c1").await.unwrap();
     assert_eq!(lines.iter().map(|l| (l.seq, l.role, l.content.as_str())).collect::<Vec<_>>(), [(1, Role::Assistant, "喂，您好，请问是张总吗？"), (2, Role::User, "对，是我。")]);
     let ledger = s.ledger("a1").await.unwrap();
@@ -244,7 +244,7 @@ async fn the_new_columns_work(s: &SqlStore) {
     };
     s.finish_call(&fin).await.unwrap();
     let c2 = s.call("c2", None).await.unwrap().unwrap();
-    assert_eq!((c2.cost, c2.media_stats.as_deref(), c2.turn_stats.as_deref(), c2.record), (Fen(30), fin.media_stats.as_deref(), fin.turn_stats.as_deref(), None));
+    assert_eq!((c2.cost, c2.media_stats.as_deref(), c2.turn_stats.as_deref(), c2.order.record), (Fen(30), fin.media_stats.as_deref(), fin.turn_stats.as_deref(), None));
     assert_eq!(s.balance("a1").await.unwrap(), Balance { balance: Fen(910), reserved: Fen(0) });
 }
 

@@ -158,12 +158,12 @@ fn wall_ms() -> i64 {
 /// Runs one call from queued to its final record, or back to the queue
 /// when the carrier has no capacity and `may_requeue`.
 pub(crate) async fn run_call(deps: Arc<SessionDeps>, call: CallRow, mut control: mpsc::Receiver<Control>, may_requeue: bool) -> Exit {
-    let engine = deps.engines.get(Some(&call.model_engine)).or_else(|| deps.engines.get(None));
+    let engine = deps.engines.get(Some(&call.order.model_engine)).or_else(|| deps.engines.get(None));
     let Some(engine) = engine else {
         tracing::error!("no dialogue engine available");
         return Exit::Done;
     };
-    let convo = Conversation::new(engine, call.requirement.clone()).with_reply_timeout(deps.reply_timeout);
+    let convo = Conversation::new(engine, call.order.requirement.clone()).with_reply_timeout(deps.reply_timeout);
     let mut s = Session {
         lines: LineWriter::new(deps.store.clone(), deps.bus.clone(), deps.metrics.clone(), call.id.clone()),
         lc: CallLifecycle::new(deps.lifecycle),
@@ -353,12 +353,13 @@ impl Session {
     fn call_voice(&self) -> CallVoice {
         let pct = |v: Option<i64>| v.map_or(50, |v| v.clamp(0, 100) as u8);
         CallVoice {
-            asr_hint: self.call.requirement.clone(),
-            voice_id: Some(self.call.voice_id.clone()).filter(|v| !v.is_empty()),
-            speed: pct(self.call.speed),
-            volume: pct(self.call.volume),
+            asr_hint: self.call.order.requirement.clone(),
+            voice_id: Some(self.call.order.voice_id.clone()).filter(|v| !v.is_empty()),
+            speed: pct(self.call.order.speed),
+            volume: pct(self.call.order.volume),
             record_to: self
                 .call
+                .order
                 .record
                 .unwrap_or(self.deps.record_by_default)
                 .then(|| self.deps.recordings.join(format!("{}.wav", self.call.id))),

@@ -6,7 +6,7 @@ use sqlx::{Any, Row, Transaction};
 use waihu_core::{CallStatus, EndReason, Fen, HangupSide, Outcome};
 
 use super::connection::SqlStore;
-use crate::model::{CallFilter, CallRow, CreateCalls, CreateOutcome};
+use crate::model::{CallFilter, CallOrder, CallRow, CreateCalls, CreateOutcome};
 use crate::{Result, StoreError};
 
 const CALL_COLUMNS: &str = "id, account_id, phone, requirement, status, model_engine, voice_id, volume, speed, emotion, \
@@ -26,15 +26,17 @@ fn call_from(row: &AnyRow) -> Result<CallRow> {
         id: row.try_get("id")?,
         account_id: row.try_get("account_id")?,
         phone: row.try_get("phone")?,
-        requirement: row.try_get("requirement")?,
+        order: CallOrder {
+            requirement: row.try_get("requirement")?,
+            model_engine: row.try_get("model_engine")?,
+            voice_id: row.try_get("voice_id")?,
+            volume: row.try_get("volume")?,
+            speed: row.try_get("speed")?,
+            emotion: row.try_get("emotion")?,
+            record: row.try_get::<Option<i64>, _>("record")?.map(|r| r != 0),
+            campaign: row.try_get("campaign")?,
+        },
         status: CallStatus::parse(&status).ok_or_else(|| StoreError::Corrupt(format!("status {status:?}")))?,
-        model_engine: row.try_get("model_engine")?,
-        voice_id: row.try_get("voice_id")?,
-        volume: row.try_get("volume")?,
-        speed: row.try_get("speed")?,
-        emotion: row.try_get("emotion")?,
-        record: row.try_get::<Option<i64>, _>("record")?.map(|r| r != 0),
-        campaign: row.try_get("campaign")?,
         reserved: Fen(row.try_get("reserved_fen")?),
         rate: Fen(row.try_get("rate_fen")?),
         created_at: row.try_get("created_at")?,
@@ -84,6 +86,7 @@ pub(super) async fn create_calls(s: &SqlStore, req: CreateCalls) -> Result<Creat
         tx.rollback().await?;
         return Err(StoreError::InsufficientBalance { available, needed });
     }
+    let order = &req.order;
     for call in &req.calls {
         sqlx::query(
             "INSERT INTO calls (id, account_id, phone, requirement, status, model_engine, voice_id, volume, speed, emotion, \
@@ -93,19 +96,19 @@ pub(super) async fn create_calls(s: &SqlStore, req: CreateCalls) -> Result<Creat
         .bind(&call.id)
         .bind(&req.account_id)
         .bind(call.phone.as_str())
-        .bind(&req.requirement)
-        .bind(&req.model_engine)
-        .bind(&req.voice_id)
-        .bind(req.volume)
-        .bind(req.speed)
-        .bind(&req.emotion)
-        .bind(&req.campaign)
+        .bind(&order.requirement)
+        .bind(&order.model_engine)
+        .bind(&order.voice_id)
+        .bind(order.volume)
+        .bind(order.speed)
+        .bind(&order.emotion)
+        .bind(&order.campaign)
         .bind(&req.client_platform)
         .bind(&req.client_version)
         .bind(req.rate.0)
         .bind(req.rate.0)
         .bind(req.now_ms)
-        .bind(req.record.map(i64::from))
+        .bind(order.record.map(i64::from))
         .execute(&mut *tx)
         .await?;
     }
