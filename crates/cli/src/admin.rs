@@ -25,8 +25,8 @@ pub(crate) async fn account(args: &ServerArgs, cmd: AccountCommand) -> anyhow::R
                 bail!("account name must be 1-64 characters");
             }
             let credit = match balance {
-                Some(b) => Fen::parse_yuan(&b).map_err(anyhow::Error::msg).context("--balance")?,
-                None => cfg.billing.credit().map_err(anyhow::Error::msg)?,
+                Some(b) => Fen::parse_yuan(&b).context("--balance")?,
+                None => cfg.billing.credit()?,
             };
             let account = match store.create_account(&name, credit, now_ms()).await {
                 Err(StoreError::AccountExists(n)) => bail!("an account named {n:?} already exists (see `waihu account list`)"),
@@ -58,7 +58,7 @@ pub(crate) async fn account(args: &ServerArgs, cmd: AccountCommand) -> anyhow::R
             }
         }
         AccountCommand::Topup { name, amount } => {
-            let amount = Fen::parse_yuan(&amount).map_err(anyhow::Error::msg)?;
+            let amount = Fen::parse_yuan(&amount)?;
             if amount.0 == 0 {
                 bail!("top-up amount must be more than 0");
             }

@@ -31,10 +31,10 @@ pub(crate) async fn demo(phone: &str, task: &str, speed: f64) -> anyhow::Result<
     cfg.database_url = None;
     cfg.listen = "127.0.0.1:0".parse()?;
     cfg.carrier.sim.speed = speed;
-    cfg.validate().map_err(anyhow::Error::msg)?;
+    cfg.validate()?;
 
     let store: Arc<dyn Store> = Arc::new(open_store(&cfg).await?);
-    let credit = cfg.billing.credit().map_err(anyhow::Error::msg)?;
+    let credit = cfg.billing.credit()?;
     let account = store.create_account("demo", credit, now_ms()).await?;
     let key = store.create_key(&account.id, now_ms()).await?;
     let server = Server::start(&cfg, store).await?;

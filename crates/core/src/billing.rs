@@ -5,24 +5,58 @@ use std::fmt;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
+use thiserror::Error;
 
 /// An amount of money in fen (1 CNY = 100 fen).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct Fen(pub i64);
 
+/// Why a CNY amount given by a person was refused. Each message quotes the
+/// input and says what an amount looks like.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum AmountError {
+    /// Not digits with an optional decimal point (signs, letters, exponents,
+    /// a bare point, nothing at all).
+    #[error("{input:?} is not an amount in CNY: use digits with at most two decimals, e.g. 10 or 12.50")]
+    NotAnAmount {
+        /// The input, trimmed.
+        input: String,
+    },
+    /// More than two decimals: amounts are whole fen.
+    #[error("{input:?} has more than two decimals: amounts in CNY are whole fen (0.01), e.g. 12.50")]
+    FractionOfAFen {
+        /// The input, trimmed.
+        input: String,
+    },
+    /// Ten digits or more before the point.
+    #[error("{input:?} is too large: amounts in CNY are at most 999999999.99")]
+    TooLarge {
+        /// The input, trimmed.
+        input: String,
+    },
+}
+
 impl Fen {
     /// From a yuan amount given by a person (`"12.5"`, `"10"`), refusing more
     /// than two decimals, negatives and absurd sizes.
-    pub fn parse_yuan(s: &str) -> Result<Fen, String> {
+    pub fn parse_yuan(s: &str) -> Result<Fen, AmountError> {
         let s = s.trim();
-        let bad = || format!("{s:?} is not an amount in CNY: use digits with at most two decimals, e.g. 10 or 12.50");
+        let input = || s.to_owned();
         let (int, frac) = s.split_once('.').unwrap_or((s, ""));
-        if int.is_empty() || int.len() > 9 || frac.len() > 2 || !int.bytes().all(|b| b.is_ascii_digit()) || !frac.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(bad());
+        if int.is_empty() || !int.bytes().all(|b| b.is_ascii_digit()) || !frac.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(AmountError::NotAnAmount { input: input() });
         }
-        let whole: i64 = int.parse().map_err(|_| bad())?;
-        let cents: i64 = if frac.is_empty() { 0 } else { format!("{frac:0<2}").parse().map_err(|_| bad())? };
+        if frac.len() > 2 {
+            return Err(AmountError::FractionOfAFen { input: input() });
+        }
+        if int.len() > 9 {
+            return Err(AmountError::TooLarge { input: input() });
+        }
+        // At most nine digits and two: these parse.
+        let whole: i64 = int.parse().map_err(|_| AmountError::NotAnAmount { input: input() })?;
+        let cents: i64 = if frac.is_empty() { 0 } else { format!("{frac:0<2}").parse().map_err(|_| AmountError::NotAnAmount { input: input() })? };
         Ok(Fen(whole * 100 + cents))
     }
 
@@ -80,6 +114,17 @@ mod tests {
     }
 
     #[test]
+    fn refused_amounts_say_why_and_quote_the_input() {
+        let err = |s: &str| Fen::parse_yuan(s).unwrap_err();
+        assert_eq!(err(" cheap "), AmountError::NotAnAmount { input: "cheap".into() });
+        assert_eq!(err("-1"), AmountError::NotAnAmount { input: "-1".into() });
+        assert_eq!(err("1.234"), AmountError::FractionOfAFen { input: "1.234".into() });
+        assert_eq!(err("9999999999"), AmountError::TooLarge { input: "9999999999".into() });
+        assert_eq!(err("abc").to_string(), "\"abc\" is not an amount in CNY: use digits with at most two decimals, e.g. 10 or 12.50");
+        assert!(err("1.234").to_string().contains("12.50"));
+    }
+
+    #[test]
     fn yuan_parsing_is_exact() {
         assert_eq!(Fen::parse_yuan("10").unwrap(), Fen(1000));
         assert_eq!(Fen::parse_yuan("12.5").unwrap(), Fen(1250));
@@ -87,6 +132,7 @@ mod tests {
         for bad in ["", "-1", "1.234", "abc", "1e3", "1.", ".5", "9999999999"] {
             assert!(Fen::parse_yuan(bad).is_err() || bad == "1.", "{bad}");
         }
+        assert_eq!(Fen::parse_yuan("1.").unwrap(), Fen(100), "a trailing point is read as no decimals");
         assert_eq!(Fen(1234).to_string(), "12.34");
         assert_eq!(Fen(-5).to_string(), "-0.05");
     }

@@ -12,7 +12,7 @@ pub mod redact;
 pub mod status;
 pub mod wire;
 
-pub use billing::{Fen, Tariff};
+pub use billing::{AmountError, Fen, Tariff};
 pub use event::{CallEvent, Role, Utterance};
 pub use phone::{PhoneError, PhoneNumber};
 pub use status::{CallStatus, EndReason, HangupSide, Outcome};

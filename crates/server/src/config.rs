@@ -10,6 +10,9 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use waihu_core::Fen;
 
+mod error;
+pub use error::{ConfigError, InvalidConfig};
+
 /// Everything `waihu serve` can be told.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -72,12 +75,12 @@ impl Default for BillingConfig {
 
 impl BillingConfig {
     /// The per-minute rate.
-    pub fn rate(&self) -> Result<Fen, String> {
-        Fen::parse_yuan(&self.rate_per_minute).map_err(|e| format!("billing.rate_per_minute: {e}"))
+    pub fn rate(&self) -> Result<Fen, InvalidConfig> {
+        Fen::parse_yuan(&self.rate_per_minute).map_err(|problem| InvalidConfig::Amount { field: "billing.rate_per_minute", problem })
     }
     /// The opening credit.
-    pub fn credit(&self) -> Result<Fen, String> {
-        Fen::parse_yuan(&self.new_account_credit).map_err(|e| format!("billing.new_account_credit: {e}"))
+    pub fn credit(&self) -> Result<Fen, InvalidConfig> {
+        Fen::parse_yuan(&self.new_account_credit).map_err(|problem| InvalidConfig::Amount { field: "billing.new_account_credit", problem })
     }
 }
 
@@ -124,6 +127,26 @@ impl Default for CallsConfig {
             reserve_ahead_seconds: 20,
             capacity_wait_seconds: 60,
         }
+    }
+}
+
+impl CallsConfig {
+    fn validate(&self) -> Result<(), InvalidConfig> {
+        let timers = [("no_answer_seconds", self.no_answer_seconds), ("max_duration_seconds", self.max_duration_seconds), ("silence_timeout_seconds", self.silence_timeout_seconds)];
+        if let Some((field, _)) = timers.into_iter().find(|(_, v)| *v == 0) {
+            return Err(InvalidConfig::ZeroTimer { field });
+        }
+        if self.silence_prompt_seconds >= self.silence_timeout_seconds {
+            return Err(InvalidConfig::SilencePromptNotShorter);
+        }
+        if !(1..=55).contains(&self.reserve_ahead_seconds) {
+            return Err(InvalidConfig::ReserveAhead(self.reserve_ahead_seconds));
+        }
+        let limits = [("max_concurrent", self.max_concurrent), ("max_concurrent_per_account", self.max_concurrent_per_account), ("max_phones_per_request", self.max_phones_per_request)];
+        if let Some((field, _)) = limits.into_iter().find(|(_, v)| *v == 0) {
+            return Err(InvalidConfig::ZeroLimit { field });
+        }
+        Ok(())
     }
 }
 
@@ -207,23 +230,6 @@ pub struct VoiceConfig {
     pub language: String,
 }
 
-/// A configuration that could not be loaded.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum ConfigError {
-    /// The file could not be read.
-    #[error("cannot read config file {path}: {source}")]
-    Read {
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        source: std::io::Error,
-    },
-    /// The file or the environment holds something wrong.
-    #[error("invalid configuration: {0}")]
-    Invalid(String),
-}
-
 /// Environment variables that belong to the client or the binary, not to the
 /// server's configuration tree.
 const NOT_CONFIG: &[&str] = &["WAIHU_API_KEY", "WAIHU_BASE_URL", "WAIHU_CONFIG", "WAIHU_LOG", "WAIHU_TEST_POSTGRES", "WAIHU_MODELS_DIR"];
@@ -233,8 +239,8 @@ impl Config {
     pub fn load(file: Option<&Path>, env: &BTreeMap<String, String>) -> Result<Config, ConfigError> {
         let mut tree = toml::Table::new();
         if let Some(path) = file {
-            let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.into(), source })?;
-            tree = toml::from_str(&text).map_err(|e| ConfigError::Invalid(format!("{}: {e}", path.display())))?;
+            let text = std::fs::read_to_string(path).map_err(|problem| ConfigError::Read { path: path.into(), problem })?;
+            tree = toml::from_str(&text).map_err(|problem| ConfigError::Syntax { path: path.into(), problem })?;
         }
         for (name, value) in env {
             let Some(rest) = name.strip_prefix("WAIHU_") else { continue };
@@ -242,49 +248,37 @@ impl Config {
                 continue;
             }
             let path: Vec<String> = rest.split("__").map(|p| p.to_ascii_lowercase()).collect();
-            set_path(&mut tree, &path, scalar(value)).map_err(|e| ConfigError::Invalid(format!("{name}: {e}")))?;
+            set_path(&mut tree, &path, scalar(value)).map_err(|section| ConfigError::NotASection { variable: name.clone(), section })?;
         }
-        let cfg: Config = toml::Value::Table(tree).try_into().map_err(|e: toml::de::Error| ConfigError::Invalid(e.message().to_owned()))?;
-        cfg.validate().map_err(ConfigError::Invalid)?;
+        let cfg: Config = toml::Value::Table(tree).try_into().map_err(ConfigError::Structure)?;
+        cfg.validate()?;
         Ok(cfg)
     }
 
     /// Checks what types cannot.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), InvalidConfig> {
         self.billing.rate()?;
         self.billing.credit()?;
-        let c = &self.calls;
-        if c.no_answer_seconds == 0 || c.max_duration_seconds == 0 || c.silence_timeout_seconds == 0 {
-            return Err("calls: timers must be at least 1 second".into());
-        }
-        if c.silence_prompt_seconds >= c.silence_timeout_seconds {
-            return Err("calls.silence_prompt_seconds must be shorter than calls.silence_timeout_seconds".into());
-        }
-        if !(1..=55).contains(&c.reserve_ahead_seconds) {
-            return Err("calls.reserve_ahead_seconds must be between 1 and 55".into());
-        }
-        if c.max_concurrent == 0 || c.max_concurrent_per_account == 0 || c.max_phones_per_request == 0 {
-            return Err("calls: limits must be at least 1".into());
-        }
+        self.calls.validate()?;
         match self.carrier.kind.as_str() {
-            "sim" => self.carrier.sim.validate().map_err(|e| format!("carrier.sim: {e}"))?,
-            "sip" => self.carrier.sip.validate()?,
-            other => return Err(format!("carrier.kind {other:?} is not available (available: sim, sip)")),
+            "sim" => self.carrier.sim.validate().map_err(|e| InvalidConfig::Sim(e.to_string()))?,
+            "sip" => self.carrier.sip.validate().map_err(|e| InvalidConfig::Sip(e.to_string()))?,
+            other => return Err(InvalidConfig::UnknownCarrier(other.to_owned())),
         }
         let mut ids = vec!["offline".to_owned()];
         for e in &self.dialogue.openai {
             if ids.contains(&e.id) {
-                return Err(format!("dialogue.openai: engine id {:?} is used twice", e.id));
+                return Err(InvalidConfig::EngineIdTwice(e.id.clone()));
             }
             ids.push(e.id.clone());
         }
         if !ids.contains(&self.dialogue.default_engine) {
-            return Err(format!("dialogue.default_engine {:?} is not configured (configured: {})", self.dialogue.default_engine, ids.join(", ")));
+            return Err(InvalidConfig::UnknownDefaultEngine { engine: self.dialogue.default_engine.clone(), configured: ids.join(", ") });
         }
         if self.voices.is_empty() {
-            return Err("voices: at least one voice is needed".into());
+            return Err(InvalidConfig::NoVoices);
         }
-        self.speech.validate()
+        self.speech.validate().map_err(InvalidConfig::Speech)
     }
 
     /// The database URL: the configured one or SQLite in the data dir.
@@ -302,12 +296,14 @@ fn scalar(raw: &str) -> toml::Value {
     }
 }
 
+/// Sets `a.b.c` in the tree; `Err` names the part of the path that is a
+/// value, not a section.
 fn set_path(tree: &mut toml::Table, path: &[String], value: toml::Value) -> Result<(), String> {
-    let (last, parents) = path.split_last().ok_or("empty name")?;
+    let Some((last, parents)) = path.split_last() else { return Ok(()) };
     let mut node = tree;
     for p in parents {
         let entry = node.entry(p.clone()).or_insert_with(|| toml::Value::Table(Default::default()));
-        node = entry.as_table_mut().ok_or_else(|| format!("{p} is not a section"))?;
+        node = entry.as_table_mut().ok_or_else(|| p.clone())?;
     }
     node.insert(last.clone(), value);
     Ok(())
@@ -319,6 +315,7 @@ pub const EXAMPLE: &str = include_str!("../config.example.toml");
 #[cfg(test)]
 mod tests {
     use super::*;
+    use waihu_core::AmountError;
 
     fn env(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
         pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
@@ -351,6 +348,46 @@ mod tests {
         assert!(e.contains("rate_per_minute"), "{e}");
         let e = Config::load(None, &env(&[("WAIHU_DIALOGUE__DEFAULT_ENGINE", "gpt")])).unwrap_err().to_string();
         assert!(e.contains("gpt"), "{e}");
+    }
+
+    #[test]
+    fn each_refused_setting_is_named_once() {
+        let refused = |pairs: &[(&str, &str)]| Config::load(None, &env(pairs)).unwrap_err();
+        let e = refused(&[("WAIHU_BILLING__NEW_ACCOUNT_CREDIT", "1.234")]);
+        assert_eq!(e.to_string(), "invalid configuration: invalid type: floating point `1.234`, expected a string in `billing.new_account_credit`");
+        let e = refused(&[("WAIHU_BILLING__NEW_ACCOUNT_CREDIT", "\"1.234\"")]);
+        assert!(matches!(&e, ConfigError::Invalid(InvalidConfig::Amount { field: "billing.new_account_credit", problem: AmountError::FractionOfAFen { .. } })), "{e:?}");
+        let e = refused(&[("WAIHU_BILLING__RATE_PER_MINUTE", "cheap")]);
+        assert_eq!(e.to_string(), "invalid configuration: billing.rate_per_minute: \"cheap\" is not an amount in CNY: use digits with at most two decimals, e.g. 10 or 12.50");
+        assert!(std::error::Error::source(&e).is_none(), "the CLI prints the chain: the cause is in the message only");
+        let e = refused(&[("WAIHU_CALLS__MAX_DURATION_SECONDS", "0")]);
+        assert_eq!(e.to_string(), "invalid configuration: calls.max_duration_seconds must be at least 1 second");
+        let e = refused(&[("WAIHU_CALLS__MAX_CONCURRENT_PER_ACCOUNT", "0")]);
+        assert!(matches!(e, ConfigError::Invalid(InvalidConfig::ZeroLimit { field: "max_concurrent_per_account" })), "{e:?}");
+        let e = refused(&[("WAIHU_CALLS__RESERVE_AHEAD_SECONDS", "60")]);
+        assert!(e.to_string().contains("between 1 and 55 (got 60)"), "{e}");
+        let e = refused(&[("WAIHU_CALLS__SILENCE_PROMPT_SECONDS", "30")]);
+        assert!(matches!(e, ConfigError::Invalid(InvalidConfig::SilencePromptNotShorter)), "{e:?}");
+        let e = refused(&[("WAIHU_LISTEN", "0.0.0.0:9000"), ("WAIHU_LISTEN__PORT", "1")]);
+        assert_eq!(e.to_string(), "invalid configuration: WAIHU_LISTEN__PORT: listen is not a section");
+        let e = refused(&[("WAIHU_VOICES", "[]")]);
+        assert!(matches!(e, ConfigError::Invalid(InvalidConfig::NoVoices)), "{e:?}");
+        let e = refused(&[("WAIHU_SPEECH__MODE", "loud")]);
+        assert!(e.to_string().starts_with("invalid configuration: speech.mode must be off, auto or on"), "{e}");
+    }
+
+    #[test]
+    fn a_file_that_is_missing_or_not_toml_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("w.toml");
+        std::fs::write(&f, "[calls\nno_answer_seconds = 20\n").unwrap();
+        let e = Config::load(Some(&f), &env(&[])).unwrap_err();
+        assert!(matches!(e, ConfigError::Syntax { .. }), "{e:?}");
+        let msg = e.to_string();
+        assert!(msg.starts_with("invalid configuration: ") && msg.contains("w.toml") && msg.contains("line 1"), "{msg}");
+        let e = Config::load(Some(&dir.path().join("missing.toml")), &env(&[])).unwrap_err();
+        assert!(matches!(e, ConfigError::Read { .. }) && e.to_string().contains("missing.toml"), "{e:?}");
+        assert!(std::error::Error::source(&e).is_none(), "the CLI prints the chain: the cause is in the message only");
     }
 
     #[test]

@@ -9,8 +9,8 @@
 //! it is accepted and each further minute before it starts.
 
 mod keys;
+mod migrate;
 mod model;
-mod schema;
 mod sql;
 
 pub use keys::{generate_api_key, hash_api_key};
@@ -28,6 +28,16 @@ pub enum StoreError {
     /// The database failed or could not be reached.
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
+    /// The schema could not be brought up to date: a migration failed, or
+    /// one this database ran differs from this build's. The message quotes
+    /// sqlx's, so the error is not chained as `source` too (the CLI prints
+    /// the chain and would say it twice).
+    #[error("cannot bring the database schema up to date: {0}")]
+    Migrate(sqlx::migrate::MigrateError),
+    /// The database ran a migration this build does not have: a newer
+    /// waihu migrated it.
+    #[error("the database has schema migration {0}, which this waihu does not know: a newer waihu has used it; run that one (or newer)")]
+    SchemaTooNew(i64),
     /// The database URL is not one we support.
     #[error("unsupported database URL {0:?}: use sqlite://path or postgres://...")]
     UnsupportedUrl(String),
@@ -51,6 +61,15 @@ pub enum StoreError {
     /// A stored value could not be read back (a bug or a hand-edited database).
     #[error("corrupt stored value: {0}")]
     Corrupt(String),
+}
+
+impl From<sqlx::migrate::MigrateError> for StoreError {
+    fn from(e: sqlx::migrate::MigrateError) -> Self {
+        match e {
+            sqlx::migrate::MigrateError::VersionMissing(version) => StoreError::SchemaTooNew(version),
+            e => StoreError::Migrate(e),
+        }
+    }
 }
 
 /// Result alias.

@@ -44,6 +44,28 @@ impl Balance {
     }
 }
 
+/// What a call is to do and how, as the request asked: the same for every
+/// number of one request, stored with each call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallOrder {
+    /// The task.
+    pub requirement: String,
+    /// Dialogue engine id.
+    pub model_engine: String,
+    /// Voice id.
+    pub voice_id: String,
+    /// 0-100.
+    pub volume: Option<i64>,
+    /// 0-100.
+    pub speed: Option<i64>,
+    /// Style hint.
+    pub emotion: Option<String>,
+    /// Record the call (`None`: the server's default).
+    pub record: Option<bool>,
+    /// `X-Campaign`, for attribution.
+    pub campaign: Option<String>,
+}
+
 /// One call to create.
 #[derive(Debug, Clone)]
 pub struct NewCall {
@@ -60,22 +82,8 @@ pub struct CreateCalls {
     pub account_id: String,
     /// One per number, in order.
     pub calls: Vec<NewCall>,
-    /// The task.
-    pub requirement: String,
-    /// Dialogue engine id.
-    pub model_engine: String,
-    /// Voice id.
-    pub voice_id: String,
-    /// 0-100.
-    pub volume: Option<i64>,
-    /// 0-100.
-    pub speed: Option<i64>,
-    /// Style hint.
-    pub emotion: Option<String>,
-    /// Record the call (`None`: the server's default).
-    pub record: Option<bool>,
-    /// `X-Campaign`.
-    pub campaign: Option<String>,
+    /// What the calls are to do, and how.
+    pub order: CallOrder,
     /// `X-Client-Platform`.
     pub client_platform: Option<String>,
     /// `X-Client-Version`.
@@ -108,24 +116,10 @@ pub struct CallRow {
     pub account_id: String,
     /// The number (11 digits).
     pub phone: String,
-    /// The task.
-    pub requirement: String,
+    /// What the call is to do, and how.
+    pub order: CallOrder,
     /// Status.
     pub status: CallStatus,
-    /// Dialogue engine.
-    pub model_engine: String,
-    /// Voice.
-    pub voice_id: String,
-    /// 0-100.
-    pub volume: Option<i64>,
-    /// 0-100.
-    pub speed: Option<i64>,
-    /// Style hint.
-    pub emotion: Option<String>,
-    /// Record the call (`None`: the server's default).
-    pub record: Option<bool>,
-    /// Attribution.
-    pub campaign: Option<String>,
     /// Reserved for this call.
     pub reserved: Fen,
     /// Price per started minute.

@@ -1,10 +1,10 @@
 //! The store's contract, run against real SQLite and real PostgreSQL.
-//! PostgreSQL tests use a fresh database each (on `WAIHU_TEST_POSTGRES`,
-//! default `postgres://postgres@127.0.0.1:5432/test`).
+//! PostgreSQL tests use a fresh database each (see `common`).
+
+mod common;
 
 use std::sync::Arc;
 
-use sqlx::Connection;
 use waihu_core::{CallStatus, EndReason, Fen, HangupSide, Outcome, PhoneNumber, Utterance};
 use waihu_store::*;
 
@@ -16,32 +16,23 @@ async fn sqlite() -> (SqlStore, tempfile::TempDir) {
 }
 
 async fn postgres() -> SqlStore {
-    let admin_url = std::env::var("WAIHU_TEST_POSTGRES").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
-    let name = format!("waihu_t_{}", uuid_like());
-    let mut admin = sqlx::PgConnection::connect(&admin_url).await.expect("PostgreSQL must be running for the store tests");
-    sqlx::Executor::execute(&mut admin, format!("CREATE DATABASE {name}").as_str()).await.unwrap();
-    let (base, _) = admin_url.rsplit_once('/').unwrap();
-    SqlStore::connect(&format!("{base}/{name}")).await.unwrap()
-}
-
-fn uuid_like() -> String {
-    use std::time::{SystemTime, UNIX_EPOCH};
-    let n = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos();
-    format!("{n:x}{:x}", std::process::id())
+    SqlStore::connect(&common::fresh_postgres_url().await).await.unwrap()
 }
 
 fn create(account: &str, phones: &[&str], idem: Option<(&str, &str)>) -> CreateCalls {
     CreateCalls {
         account_id: account.into(),
-        calls: phones.iter().map(|p| NewCall { id: format!("c-{}-{p}", uuid_like()), phone: PhoneNumber::parse(p).unwrap() }).collect(),
-        requirement: "通知张总明天上午9点开会".into(),
-        model_engine: "offline".into(),
-        voice_id: "default".into(),
-        volume: None,
-        speed: None,
-        emotion: None,
-        record: Some(true),
-        campaign: Some("spring".into()),
+        calls: phones.iter().map(|p| NewCall { id: format!("c-{}-{p}", uuid::Uuid::new_v4().simple()), phone: PhoneNumber::parse(p).unwrap() }).collect(),
+        order: CallOrder {
+            requirement: "通知张总明天上午9点开会".into(),
+            model_engine: "offline".into(),
+            voice_id: "default".into(),
+            volume: None,
+            speed: None,
+            emotion: None,
+            record: Some(true),
+            campaign: Some("spring".into()),
+        },
         client_platform: None,
         client_version: None,
         rate: RATE,
@@ -119,9 +110,9 @@ async fn calls_reserve_a_minute_each_and_refuse_what_the_balance_cannot_pay(s: S
     }
     let queued = s.queued_calls(10, &[]).await.unwrap();
     assert_eq!(queued.len(), 3);
-    assert!(s.queued_calls(10, &[a.id.clone()]).await.unwrap().is_empty(), "a saturated account is skipped");
+    assert!(s.queued_calls(10, std::slice::from_ref(&a.id)).await.unwrap().is_empty(), "a saturated account is skipped");
     assert_eq!(queued[0].status, CallStatus::Queued);
-    assert_eq!(queued[0].campaign.as_deref(), Some("spring"));
+    assert_eq!(queued[0].order.campaign.as_deref(), Some("spring"));
 }
 
 async fn idempotency_key_replays_the_first_answer_and_refuses_a_different_body(s: SqlStore) {
@@ -149,7 +140,7 @@ async fn finishing_charges_started_minutes_once_and_releases_the_reservation(s: 
     assert_eq!((r1.status, r1.cost, r1.billed, r1.duration_seconds), (CallStatus::Completed, Fen(60), true, Some(61)));
     assert_eq!(r1.media_stats.as_deref(), Some(r#"{"packets_received":10}"#));
     assert_eq!(r1.turn_stats.as_deref(), Some(r#"[{"total_ms":612.5}]"#));
-    assert_eq!(r1.record, Some(true), "the call asked to be recorded");
+    assert_eq!(r1.order.record, Some(true), "the call asked to be recorded");
     let r2 = s.call(&c2, None).await.unwrap().unwrap();
     assert_eq!((r2.status, r2.cost, r2.billed, r2.duration_seconds), (CallStatus::Busy, Fen(0), false, Some(0)));
     assert_eq!(s.balance(&a.id).await.unwrap(), Balance { balance: Fen(940), reserved: Fen(0) });

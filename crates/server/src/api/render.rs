@@ -14,7 +14,7 @@ pub(crate) fn record(call: &CallRow, lines: &[Line]) -> CallRecord {
     CallRecord {
         call_id: call.id.clone(),
         phones: call.phone.clone(),
-        user_requirement: call.requirement.clone(),
+        user_requirement: call.order.requirement.clone(),
         status: call.status.as_str().to_owned(),
         duration_seconds: if ended { Some(call.duration_seconds.unwrap_or(0)) } else { None },
         cost: call.cost.as_yuan(),
@@ -31,9 +31,9 @@ pub(crate) fn record(call: &CallRow, lines: &[Line]) -> CallRecord {
         hangup_by: call.hangup_by.map(|s| s.as_str().to_owned()),
         end_reason: call.end_reason.map(|s| s.as_str().to_owned()),
         outcome: call.outcome.map(|s| s.as_str().to_owned()),
-        model_engine: call.model_engine.clone(),
-        voice_id: call.voice_id.clone(),
-        campaign: call.campaign.clone(),
+        model_engine: call.order.model_engine.clone(),
+        voice_id: call.order.voice_id.clone(),
+        campaign: call.order.campaign.clone(),
         media: call.media_stats.as_deref().and_then(|s| serde_json::from_str(s).ok()),
         turns: call.turn_stats.as_deref().and_then(|s| serde_json::from_str(s).ok()),
     }

@@ -6,7 +6,7 @@ use axum::response::{IntoResponse, Response};
 use sha2::{Digest, Sha256};
 use waihu_core::wire::*;
 use waihu_core::PhoneNumber;
-use waihu_store::{CreateCalls, CreateOutcome, NewCall};
+use waihu_store::{CallOrder, CreateCalls, CreateOutcome, NewCall};
 
 use super::error::{json_response, ApiError};
 use super::extract::{valid_call_id, Authed, JsonBody};
@@ -97,14 +97,7 @@ pub(crate) async fn initiate_call(State(st): State<AppState>, Authed(account): A
         .create_calls(CreateCalls {
             account_id: account.id.clone(),
             calls,
-            requirement: requirement.to_owned(),
-            model_engine: engine,
-            voice_id: voice,
-            volume,
-            speed,
-            emotion,
-            record: req.record,
-            campaign,
+            order: CallOrder { requirement: requirement.to_owned(), model_engine: engine, voice_id: voice, volume, speed, emotion, record: req.record, campaign },
             client_platform: platform,
             client_version,
             rate: st.rate,

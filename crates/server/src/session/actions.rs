@@ -103,12 +103,13 @@ impl Session {
     fn call_voice(&self) -> CallVoice {
         let pct = |v: Option<i64>| v.map_or(50, |v| v.clamp(0, 100) as u8);
         CallVoice {
-            asr_hint: self.call.requirement.clone(),
-            voice_id: Some(self.call.voice_id.clone()).filter(|v| !v.is_empty()),
-            speed: pct(self.call.speed),
-            volume: pct(self.call.volume),
+            asr_hint: self.call.order.requirement.clone(),
+            voice_id: Some(self.call.order.voice_id.clone()).filter(|v| !v.is_empty()),
+            speed: pct(self.call.order.speed),
+            volume: pct(self.call.order.volume),
             record_to: self
                 .call
+                .order
                 .record
                 .unwrap_or(self.deps.record_by_default)
                 .then(|| self.deps.recordings.join(format!("{}.wav", self.call.id))),

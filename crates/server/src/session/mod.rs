@@ -101,7 +101,7 @@ fn wall_ms() -> i64 {
 /// Runs one call from queued to its final record, or back to the queue
 /// when the carrier has no capacity and `may_requeue`.
 pub(crate) async fn run_call(deps: Arc<SessionDeps>, call: CallRow, mut control: mpsc::Receiver<Control>, may_requeue: bool) -> Exit {
-    let Some(engine) = deps.engines.get(Some(&call.model_engine)).or_else(|| deps.engines.get(None)) else {
+    let Some(engine) = deps.engines.get(Some(&call.order.model_engine)).or_else(|| deps.engines.get(None)) else {
         tracing::error!("no dialogue engine available");
         return Exit::Done;
     };
@@ -120,7 +120,7 @@ pub(crate) async fn run_call(deps: Arc<SessionDeps>, call: CallRow, mut control:
     let (replies, mut reply_events) = mpsc::unbounded_channel();
     let mut s = Session {
         lines: LineWriter::new(deps.store.clone(), deps.bus.clone(), deps.metrics.clone(), call.id.clone()),
-        brain: CallBrain::new(cfg, call.requirement.clone()),
+        brain: CallBrain::new(cfg, call.order.requirement.clone()),
         deps,
         call,
         engine,
