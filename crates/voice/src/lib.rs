@@ -21,6 +21,14 @@
 //! pieces of `waihu-turn`; this crate is the thin async driver its docs
 //! describe.
 
+/// The pipeline's clock: tokio's, the same one the call session and the
+/// carriers' legs read, so a whole spoken call runs in paused virtual time
+/// in a test and every instant on its path compares with every other.
+mod clock {
+    pub(crate) fn now() -> std::time::Instant {
+        tokio::time::Instant::now().into_std()
+    }
+}
 mod listen;
 mod pipeline;
 mod record;

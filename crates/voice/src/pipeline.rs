@@ -175,7 +175,7 @@ impl Pipeline {
                     true
                 }
                 Wake::Timer => {
-                    self.turn.handle(Input::Timeout, Instant::now());
+                    self.turn.handle(Input::Timeout, crate::clock::now());
                     true
                 }
             };
@@ -288,7 +288,7 @@ impl Pipeline {
     }
 
     async fn on_text(&mut self, id: u64, text: &str, last: bool) {
-        let now = Instant::now();
+        let now = crate::clock::now();
         if let Some(line) = self.lines.iter_mut().find(|l| l.id == id) {
             let chunked = line.push_text(text, last);
             if chunked && self.latency_line == Some(id) {
@@ -440,7 +440,7 @@ impl Pipeline {
         if let Some(line) = self.lines.iter_mut().find(|l| l.id == c.line) {
             line.played(c.chunk, samples_played);
             let chars_played = line.played_chars();
-            self.turn.handle(Input::AgentAudioPlayed { utterance_id: c.line, chars_played }, Instant::now());
+            self.turn.handle(Input::AgentAudioPlayed { utterance_id: c.line, chars_played }, crate::clock::now());
         }
         self.settle().await;
     }
@@ -462,7 +462,7 @@ impl Pipeline {
             let whole = !line.stopping && !line.failed;
             let played_chars = if whole { line.text_chars() } else { line.played_chars() };
             if line.started {
-                self.turn.handle(Input::AgentAudioFinished { utterance_id: line.id }, Instant::now());
+                self.turn.handle(Input::AgentAudioFinished { utterance_id: line.id }, crate::clock::now());
             }
             if self.latency_line == Some(line.id) {
                 // Answered without audio (stopped, or the engine failed).
@@ -499,7 +499,7 @@ impl Pipeline {
     }
 
     fn on_asr(&mut self, ev: AsrEvent) {
-        let now = Instant::now();
+        let now = crate::clock::now();
         match ev {
             AsrEvent::Partial(text) => self.turn.handle(Input::AsrPartial(text), now),
             AsrEvent::Final(t) => self.turn.handle(Input::AsrFinal(t.text), now),
@@ -521,7 +521,7 @@ impl Pipeline {
                 Output::CalleeSpeechResumed { .. } => self.listener.speech_started(),
                 Output::FinaliseAsr { .. } | Output::CalleeSpeechStopped { .. } => {
                     if !self.listener.finalise() {
-                        self.turn.handle(Input::AsrFinal(String::new()), Instant::now());
+                        self.turn.handle(Input::AsrFinal(String::new()), crate::clock::now());
                     }
                 }
                 Output::EndOfTurn { text, last_voiced_at, speech_stopped_at, final_at, decided_at, .. } => {
@@ -532,7 +532,7 @@ impl Pipeline {
                         l.mark(Mark::AsrFinal, f);
                     }
                     l.mark(Mark::EndOfTurn, decided_at);
-                    l.mark(Mark::DialogueRequest, Instant::now());
+                    l.mark(Mark::DialogueRequest, crate::clock::now());
                     self.latency = Some(l);
                     self.latency_line = None;
                     self.emit(LegEvent::Heard(text)).await;

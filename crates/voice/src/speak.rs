@@ -212,14 +212,14 @@ async fn synthesise(
         if chunk.is_speakable() {
             let mut req = TtsRequest::new(chunk.text.trim()).speed(voice.speed).volume(voice.volume);
             req.voice_id = voice.voice_id.clone();
-            let _ = out.send(SpeechOut::Requested { line, at: Instant::now() });
+            let _ = out.send(SpeechOut::Requested { line, at: crate::clock::now() });
             match tts.synthesize(req).await {
                 Ok(mut stream) => {
                     while let Some(piece) = stream.next().await {
                         match piece {
                             Ok(pcm) if pcm.is_empty() => {}
                             Ok(pcm) => {
-                                let _ = out.send(SpeechOut::Audio { line, chunk: index, pcm, at: Instant::now() });
+                                let _ = out.send(SpeechOut::Audio { line, chunk: index, pcm, at: crate::clock::now() });
                             }
                             Err(e) => {
                                 let _ = out.send(SpeechOut::Failed { line, error: e.to_string() });
