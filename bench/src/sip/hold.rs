@@ -79,7 +79,7 @@ pub async fn run(o: &HoldOpts) -> Result<HoldRow, String> {
     };
     let mut sipp = Sipp::start_uas(budget, RTP_PORTS.1 + 10_000).await?;
     println!("far end: {}", sipp.command);
-    let carrier = Arc::new(SipCarrier::start(carrier_config(&sipp, o.calls)).await?);
+    let carrier = Arc::new(SipCarrier::start(carrier_config(&sipp, o.calls)).await.map_err(|e| e.to_string())?);
     let idle = Resources::now(carrier.dialogs_open());
     let (our_sip, sipp_sip, sipp_media) = (carrier.local_sip_addr().port(), sipp.sip_port, sipp.media_port);
     let socket_of = move |port: u16| match port {

@@ -92,7 +92,7 @@ pub async fn run(o: &LeakOpts) -> Result<LeakRow, String> {
     let budget = Duration::from_secs_f64((batches * o.rounds + 1) as f64 * per_batch + (o.rounds + 1) as f64 * o.settle.as_secs_f64() + 120.0);
     let mut sipp = Sipp::start_uas(budget, RTP_PORTS.1 + 10_000).await?;
     println!("far end: {}", sipp.command);
-    let carrier = Arc::new(SipCarrier::start(carrier_config(&sipp, o.batch)).await?);
+    let carrier = Arc::new(SipCarrier::start(carrier_config(&sipp, o.batch)).await.map_err(|e| e.to_string())?);
     println!("idle:                       {}", Resources::now(carrier.dialogs_open()).line());
 
     let warm = batch(&carrier, 0, o).await;

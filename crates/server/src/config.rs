@@ -268,7 +268,7 @@ impl Config {
         }
         match self.carrier.kind.as_str() {
             "sim" => self.carrier.sim.validate().map_err(|e| format!("carrier.sim: {e}"))?,
-            "sip" => self.carrier.sip.validate()?,
+            "sip" => self.carrier.sip.validate().map_err(|e| e.to_string())?,
             other => return Err(format!("carrier.kind {other:?} is not available (available: sim, sip)")),
         }
         let mut ids = vec!["offline".to_owned()];
