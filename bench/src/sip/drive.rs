@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::watch;
+use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use waihu_carrier::sip::SipCarrier;
 use waihu_carrier::{Carrier, DialRequest, LegCommand, LegEvent, MediaReport};
@@ -79,6 +80,23 @@ impl Outcome {
             None => "no Ended event".into(),
         }
     }
+}
+
+/// Waits for each call's task until `deadline`, in order; a task still
+/// running then (or one that panicked) is aborted and stands as `None`.
+pub async fn join_until(tasks: Vec<JoinHandle<Outcome>>, deadline: Instant) -> Vec<Option<Outcome>> {
+    let mut outcomes = Vec::with_capacity(tasks.len());
+    for task in tasks {
+        let abort = task.abort_handle();
+        match tokio::time::timeout_at(deadline, task).await {
+            Ok(Ok(out)) => outcomes.push(Some(out)),
+            _ => {
+                abort.abort();
+                outcomes.push(None);
+            }
+        }
+    }
+    outcomes
 }
 
 /// Runs one call to its end.

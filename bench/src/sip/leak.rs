@@ -67,18 +67,8 @@ async fn batch(carrier: &Arc<SipCarrier>, first: usize, o: &LeakOpts) -> Vec<Out
         tasks.push(tokio::spawn(drive::call(carrier.clone(), n, script.clone(), told.clone(), live.clone())));
     }
     let deadline = Instant::now() + o.call + Duration::from_secs(40);
-    let mut outcomes = Vec::with_capacity(o.batch);
-    for task in tasks {
-        let abort = task.abort_handle();
-        match tokio::time::timeout_at(deadline, task).await {
-            Ok(Ok(out)) => outcomes.push(out),
-            _ => {
-                abort.abort();
-                outcomes.push(Outcome { dial_error: Some("leg did not end within 40 s of its hang-up".into()), ..Outcome::default() });
-            }
-        }
-    }
-    outcomes
+    let stuck = || Outcome { dial_error: Some("leg did not end within 40 s of its hang-up".into()), ..Outcome::default() };
+    drive::join_until(tasks, deadline).await.into_iter().map(|out| out.unwrap_or_else(stuck)).collect()
 }
 
 fn is_clean(o: &Outcome) -> bool {
@@ -92,7 +82,7 @@ pub async fn run(o: &LeakOpts) -> Result<LeakRow, String> {
     let budget = Duration::from_secs_f64((batches * o.rounds + 1) as f64 * per_batch + (o.rounds + 1) as f64 * o.settle.as_secs_f64() + 120.0);
     let mut sipp = Sipp::start_uas(budget, RTP_PORTS.1 + 10_000).await?;
     println!("far end: {}", sipp.command);
-    let carrier = Arc::new(SipCarrier::start(carrier_config(&sipp, o.batch)).await?);
+    let carrier = Arc::new(SipCarrier::start(carrier_config(&sipp, o.batch)).await.map_err(|e| e.to_string())?);
     println!("idle:                       {}", Resources::now(carrier.dialogs_open()).line());
 
     let warm = batch(&carrier, 0, o).await;

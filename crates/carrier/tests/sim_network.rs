@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use tokio::time::{timeout, Instant};
-use waihu_carrier::sim::{builtin_personas, CalleeResult, SimCarrier, SimConfig};
+use waihu_carrier::sim::{builtin_personas, CalleeResult, SimCarrier, SimConfig, SimConfigError};
 use waihu_carrier::{Carrier, DialRequest, Leg, LegCommand, LegEvent};
 use waihu_core::lifecycle::LegEnd;
 use waihu_core::PhoneNumber;
@@ -585,7 +585,9 @@ async fn scripted_callees_from_toml_behave_as_written() {
 #[test]
 fn invalid_configs_are_refused_with_a_clear_message() {
     let err = SimCarrier::new(SimConfig { speed: 0.0, ..SimConfig::default() }).unwrap_err();
-    assert!(err.contains("speed") && err.contains("greater than 0"), "{err}");
+    assert_eq!(err, SimConfigError::Speed { got: 0.0 });
+    let message = err.to_string();
+    assert!(message.contains("speed") && message.contains("greater than 0"), "{message}");
     assert_eq!(SimConfig { speed: 0.0, ..SimConfig::default() }.validate(), Err(err));
 
     let err = toml::from_str::<SimConfig>("[[callees]]\nnumber = \"13000000100\"\nresult = \"maybe\"\n").unwrap_err().to_string();
@@ -598,7 +600,7 @@ fn invalid_configs_are_refused_with_a_clear_message() {
     assert!(err.contains("unknown field `tone`"), "{err}");
 
     let cfg: SimConfig = toml::from_str("default_persona = \"grumpy\"").unwrap();
-    assert!(SimCarrier::new(cfg).unwrap_err().contains("default_persona \"grumpy\""));
+    assert!(SimCarrier::new(cfg).unwrap_err().to_string().contains("default_persona \"grumpy\""));
 }
 
 #[tokio::test(start_paused = true)]

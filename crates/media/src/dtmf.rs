@@ -4,6 +4,16 @@
 //! Digits travel as events rather than tones because G.711 tones survive
 //! badly through transcoding trunks and cannot be recognised reliably from
 //! lossy audio; every trunk we target negotiates `telephone-event/8000`.
+//!
+//! Why by hand: the RFC 4733 code published for Rust comes with a codec or
+//! SIP stack. `audio-codec` (from rsipstack's authors) has the payload and
+//! the packets of one press, but no receiver that reports each press once,
+//! and it always builds G.729 in; `rtci-rtp` has sender and receiver state
+//! machines but needs Rust 1.89 (this workspace supports 1.87) and brings
+//! its own RTP packet types. The payload is four bytes; what takes care is
+//! [`DtmfReceiver`]'s rule (a press is known by its RTP timestamp, so a lost
+//! start, the continuations and the three end packets count once), tested
+//! in `tests/dtmf.rs`.
 
 use thiserror::Error;
 

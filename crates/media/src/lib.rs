@@ -22,7 +22,11 @@
 //! [`jitter`] (reorder buffer and concealment), [`stats`] (RFC 3550 loss and
 //! jitter, send pacing), [`resample`] (8 <-> 16 kHz) and [`ports`] (RTP
 //! port allocation). [`engine`] is the per-call state machine with time as
-//! an input; [`session`] runs it on tokio.
+//! an input; [`session`] runs it on tokio. Each of these is written here
+//! rather than taken from a crate, and each module's comment says why (in
+//! short: the Rust crates that do these things come inside a WebRTC or SIP
+//! stack, run their own timers, or work on other sample types than the
+//! 8 kHz `i16` frames of the media clock).
 //!
 //! # Using it from a SIP leg
 //!

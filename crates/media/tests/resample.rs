@@ -107,3 +107,16 @@ fn converters_own_no_heap_memory() {
         "a small, fixed work buffer"
     );
 }
+
+#[test]
+fn the_shared_kernel_is_a_windowed_sinc_and_rounding_saturates() {
+    use waihu_media::resample::{to_i16, windowed_sinc};
+    assert!((windowed_sinc(0.0, 0.5, 8.0) - 1.0).abs() < 1e-12);
+    // The sinc's zeros fall every 1 / (2 * cutoff) samples.
+    assert!(windowed_sinc(2.0, 0.5, 8.0).abs() < 1e-12);
+    assert!(windowed_sinc(-4.0, 0.25, 16.0).abs() < 1e-12);
+    // The window closes at its edges and stays closed beyond them.
+    assert!(windowed_sinc(8.0, 0.45, 8.0).abs() < 1e-12);
+    assert!(windowed_sinc(9.5, 0.45, 8.0).abs() < 1e-12);
+    assert_eq!([to_i16(40_000.0), to_i16(-40_000.0), to_i16(1.5), to_i16(-1.4)], [i16::MAX, i16::MIN, 2, -1]);
+}

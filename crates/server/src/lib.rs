@@ -54,6 +54,13 @@ pub enum StartError {
         /// Why.
         source: std::io::Error,
     },
+    /// The SIP trunk carrier could not start (its message names the
+    /// `[carrier.sip]` setting or address at fault).
+    #[error(transparent)]
+    SipCarrier(#[from] waihu_carrier::sip::SipStartError),
+    /// The simulated network refused its `[carrier.sim]` configuration.
+    #[error(transparent)]
+    SimCarrier(#[from] waihu_carrier::sim::SimConfigError),
 }
 
 /// A built server: the API router plus the dispatcher running behind it.
@@ -98,9 +105,9 @@ pub fn engines(cfg: &Config) -> Result<EngineRegistry, StartError> {
 /// With `sim_voice`, the simulated callees speak and hear.
 pub async fn carrier(cfg: &Config, sim_voice: Option<waihu_carrier::sim::SimVoice>) -> Result<Arc<dyn Carrier>, StartError> {
     Ok(match cfg.carrier.kind.as_str() {
-        "sip" => Arc::new(SipCarrier::start(cfg.carrier.sip.clone()).await.map_err(StartError::Config)?),
+        "sip" => Arc::new(SipCarrier::start(cfg.carrier.sip.clone()).await?),
         _ => {
-            let sim = SimCarrier::new(cfg.carrier.sim.clone()).map_err(StartError::Config)?;
+            let sim = SimCarrier::new(cfg.carrier.sim.clone())?;
             Arc::new(match sim_voice {
                 Some(v) => sim.with_voice(v),
                 None => sim,

@@ -1,10 +1,13 @@
 //! Telephone PCM: the one audio format every engine here takes and gives.
 //!
 //! Mono, signed 16-bit, 8 kHz. An engine that works at another rate converts
-//! at its edge ([`crate::resample`], or `waihu_media::resample` for 8 <-> 16
-//! kHz), so the pipeline never has to know.
+//! at its edge ([`crate::resample`] for a synthesiser's own rate, or
+//! `waihu_media::resample` for 8 <-> 16 kHz on the media clock), so the
+//! pipeline never has to know.
 
 use std::time::Duration;
+
+use waihu_media::resample::to_i16;
 
 /// Samples per second of telephone audio.
 pub const SAMPLE_RATE: u32 = 8_000;
@@ -92,10 +95,6 @@ pub fn apply_gain(pcm: &mut [i16], gain: f32) {
     }
 }
 
-/// Rounds and saturates a sample.
-pub(crate) fn to_i16(v: f32) -> i16 {
-    v.round().clamp(f32::from(i16::MIN), f32::from(i16::MAX)) as i16
-}
 
 /// Root-mean-square level of `pcm` in dBFS (a full-scale square wave is 0);
 /// `-inf` for digital silence.

@@ -1,13 +1,20 @@
 //! Any rate down (or up) to another, for synthesisers whose output is not
 //! 8 kHz: espeak-ng speaks at 22 050 Hz, OpenAI's `pcm` format is 24 kHz.
 //!
-//! `waihu_media::resample` handles the factor of two between 8 and 16 kHz
-//! with a half-band filter; 22 050 -> 8 000 is the ratio 160/441 and needs a
-//! general one. This is a rational polyphase resampler: with the ratio
-//! reduced to `up / down`, output sample `n` sits at input position
-//! `n * down / up`, whose fractional part is one of `up` phases. Each phase
-//! has its own precomputed set of taps of one low-pass filter (a windowed
-//! sinc), so every output costs one short dot product and no trigonometry.
+//! This is not the same job as `waihu_media::resample`, which converts the
+//! fixed factor of two between 8 and 16 kHz on the media clock, frame by
+//! frame, with a half-band filter and no allocation. 22 050 -> 8 000 is the
+//! ratio 160/441 and needs a general filter, run once per synthesised line.
+//! Both build their taps from the same windowed sinc
+//! ([`waihu_media::resample::windowed_sinc`]) and round back to 16 bits the
+//! same way ([`waihu_media::resample::to_i16`]); only the polyphase
+//! bookkeeping below is this module's own.
+//!
+//! This is a rational polyphase resampler: with the ratio reduced to
+//! `up / down`, output sample `n` sits at input position `n * down / up`,
+//! whose fractional part is one of `up` phases. Each phase has its own
+//! precomputed set of taps of one low-pass filter, so every output costs one
+//! short dot product and no trigonometry.
 //!
 //! The filter cuts at [`CUTOFF_FRACTION`] of the lower Nyquist frequency (3.5
 //! kHz for 8 kHz output: all of the telephone band passes) and spans
@@ -16,11 +23,18 @@
 //! rejection, so what lands above 4 kHz does not fold back audibly. Each
 //! phase is normalised to unit gain at DC.
 //!
-//! Equal rates pass samples through untouched. It streams: history is carried between calls, and the output lags the
-//! input by half the filter (about 2.3 ms at 22 050 Hz). [`Resampler::finish`]
-//! flushes that tail at the end of a stream.
+//! Equal rates pass samples through untouched. It streams: history is
+//! carried between calls, and the output lags the input by half the filter
+//! (about 2.3 ms at 22 050 Hz). [`Resampler::finish`] flushes that tail at
+//! the end of a stream.
+//!
+//! Why by hand: `rubato` would do this job, but it works on `f32`/`f64`
+//! samples through its own adapter types and brings the `audioadapter`
+//! crates (and, by default, `realfft`) into every engine build, for what is
+//! here one table of taps and a loop, tested below against the telephone
+//! band.
 
-use crate::pcm::to_i16;
+use waihu_media::resample::{to_i16, windowed_sinc};
 
 /// Where the low-pass filter cuts, as a fraction of the lower Nyquist rate.
 pub const CUTOFF_FRACTION: f64 = 0.875;
@@ -75,12 +89,7 @@ impl Resampler {
             for (k, tap) in exact.iter_mut().enumerate() {
                 // Input sample `base - half + 1 + k` is this far from the output's position.
                 let t = (k as f64 - (half as f64 - 1.0)) - frac;
-                let x = 2.0 * cutoff * t;
-                let sinc = if x.abs() < 1e-12 { 1.0 } else { (std::f64::consts::PI * x).sin() / (std::f64::consts::PI * x) };
-                // Blackman over [-half, half].
-                let u = (t / half as f64).clamp(-1.0, 1.0);
-                let window = 0.42 + 0.5 * (std::f64::consts::PI * u).cos() + 0.08 * (2.0 * std::f64::consts::PI * u).cos();
-                *tap = sinc * window;
+                *tap = windowed_sinc(t, cutoff, half as f64);
                 sum += *tap;
             }
             for (dst, v) in phase.iter_mut().zip(exact) {

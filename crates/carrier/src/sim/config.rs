@@ -6,10 +6,8 @@ use std::collections::HashSet;
 use serde::{Deserialize, Serialize};
 use waihu_core::PhoneNumber;
 
-use super::persona;
-
-/// Where validation messages point, so a person knows which table to fix.
-const SECTION: &str = "[carrier.sim]";
+use super::builtin;
+use super::error::{ScriptedCalleeError, SimConfigError};
 
 /// The simulated phone network's settings. Every field has a default, so an
 /// empty `[carrier.sim]` table (or none) gives a network with the built-in
@@ -114,37 +112,24 @@ pub struct ReplyRule {
 impl SimConfig {
     /// Checks what serde cannot: ranges, numbers, persona names and
     /// duplicates. The message names the field and the allowed values.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), SimConfigError> {
         if !(self.speed.is_finite() && self.speed > 0.0 && self.speed <= 1000.0) {
-            return Err(format!(
-                "{SECTION} speed must be greater than 0 and at most 1000 (1.0 = real time, 20.0 = twenty times faster), got {}",
-                self.speed
-            ));
+            return Err(SimConfigError::Speed { got: self.speed });
         }
         if !(self.chars_per_second.is_finite() && self.chars_per_second >= 0.5 && self.chars_per_second <= 50.0) {
-            return Err(format!(
-                "{SECTION} chars_per_second must be between 0.5 and 50 (spoken Chinese is about 4.5), got {}",
-                self.chars_per_second
-            ));
+            return Err(SimConfigError::CharsPerSecond { got: self.chars_per_second });
         }
         if self.reaction_ms > 60_000 {
-            return Err(format!("{SECTION} reaction_ms must be at most 60000 (one minute), got {}", self.reaction_ms));
+            return Err(SimConfigError::ReactionMs { got: self.reaction_ms });
         }
-        if persona::by_name(&self.default_persona).is_none() {
-            return Err(format!(
-                "{SECTION} default_persona {:?} is not a built-in persona; choose one of: {}",
-                self.default_persona,
-                persona::names().join(", ")
-            ));
+        if builtin::by_name(&self.default_persona).is_none() {
+            return Err(SimConfigError::UnknownDefaultPersona { name: self.default_persona.clone() });
         }
         let mut seen = HashSet::new();
-        for (i, callee) in self.callees.iter().enumerate() {
-            let number = callee.validate().map_err(|e| format!("{SECTION} callees[{i}]: {e}"))?;
+        for (index, callee) in self.callees.iter().enumerate() {
+            let number = callee.validate().map_err(|problem| SimConfigError::Callee { index, problem })?;
             if !seen.insert(number.clone()) {
-                return Err(format!(
-                    "{SECTION} callees[{i}]: number {} is scripted twice; keep one entry per number",
-                    number.redacted()
-                ));
+                return Err(SimConfigError::NumberScriptedTwice { index, number });
             }
         }
         Ok(())
@@ -153,28 +138,26 @@ impl SimConfig {
 
 impl ScriptedCallee {
     /// Checks one callee and returns its normalised number.
-    pub(crate) fn validate(&self) -> Result<PhoneNumber, String> {
-        let number = PhoneNumber::parse(&self.number).map_err(|e| format!("number: {e}"))?;
+    pub(crate) fn validate(&self) -> Result<PhoneNumber, ScriptedCalleeError> {
+        let number = PhoneNumber::parse(&self.number).map_err(ScriptedCalleeError::Number)?;
         if !(self.ring_seconds.is_finite() && self.ring_seconds >= 0.0 && self.ring_seconds <= 600.0) {
-            return Err(format!("ring_seconds must be between 0 and 600, got {}", self.ring_seconds));
+            return Err(ScriptedCalleeError::RingSeconds { got: self.ring_seconds });
         }
         for (j, rule) in self.replies.iter().enumerate() {
             if let Some(when) = &rule.when_heard {
                 if when.split('|').any(|alt| alt.trim().is_empty()) {
-                    return Err(format!(
-                        "replies[{j}].when_heard {when:?} has an empty alternative; leave when_heard out to match any turn"
-                    ));
+                    return Err(ScriptedCalleeError::EmptyAlternative { rule: j, when_heard: when.clone() });
                 }
             }
             if rule.say.as_deref().is_some_and(|s| s.trim().is_empty()) {
-                return Err(format!("replies[{j}].say is empty; leave it out to stay silent"));
+                return Err(ScriptedCalleeError::EmptySay { rule: j });
             }
         }
         if self.fallback.as_deref().is_some_and(|s| s.trim().is_empty()) {
-            return Err("fallback is empty; leave it out to stay silent".to_owned());
+            return Err(ScriptedCalleeError::EmptyFallback);
         }
         if self.hang_up_after_turns == Some(0) {
-            return Err("hang_up_after_turns must be at least 1 (the callee hangs up after answering that many turns)".to_owned());
+            return Err(ScriptedCalleeError::HangUpAfterNoTurns);
         }
         Ok(number)
     }
@@ -206,7 +189,7 @@ mod tests {
     #[test]
     fn speed_outside_its_range_is_refused_with_the_range_in_the_message() {
         for speed in [0.0, -1.0, 1000.5, f64::NAN, f64::INFINITY] {
-            let err = SimConfig { speed, ..SimConfig::default() }.validate().unwrap_err();
+            let err = SimConfig { speed, ..SimConfig::default() }.validate().unwrap_err().to_string();
             assert!(err.contains("speed must be greater than 0 and at most 1000"), "{err}");
         }
         assert_eq!(SimConfig { speed: 1000.0, ..SimConfig::default() }.validate(), Ok(()));
@@ -214,18 +197,18 @@ mod tests {
 
     #[test]
     fn unknown_default_persona_lists_the_choices() {
-        let err = SimConfig { default_persona: "grumpy".into(), ..SimConfig::default() }.validate().unwrap_err();
+        let err = SimConfig { default_persona: "grumpy".into(), ..SimConfig::default() }.validate().unwrap_err().to_string();
         assert!(err.contains("\"grumpy\"") && err.contains("cooperative") && err.contains("chatty"), "{err}");
     }
 
     #[test]
     fn scripted_numbers_must_be_mobile_numbers_and_unique() {
         let cfg = SimConfig { callees: vec![callee("12345")], ..SimConfig::default() };
-        let err = cfg.validate().unwrap_err();
+        let err = cfg.validate().unwrap_err().to_string();
         assert!(err.contains("callees[0]") && err.contains("not a mainland China mobile number"), "{err}");
 
         let cfg = SimConfig { callees: vec![callee("13000000100"), callee("+86 130-0000-0100")], ..SimConfig::default() };
-        let err = cfg.validate().unwrap_err();
+        let err = cfg.validate().unwrap_err().to_string();
         assert!(err.contains("callees[1]") && err.contains("scripted twice") && !err.contains("13000000100"), "{err}");
     }
 
@@ -233,11 +216,11 @@ mod tests {
     fn empty_words_in_rules_are_refused() {
         let mut c = callee("13000000100");
         c.replies.push(ReplyRule { when_heard: Some("请问是||是不是".into()), say: Some("对".into()), hang_up: false });
-        let err = SimConfig { callees: vec![c], ..SimConfig::default() }.validate().unwrap_err();
+        let err = SimConfig { callees: vec![c], ..SimConfig::default() }.validate().unwrap_err().to_string();
         assert!(err.contains("replies[0].when_heard"), "{err}");
 
         let mut c = callee("13000000100");
         c.hang_up_after_turns = Some(0);
-        assert!(SimConfig { callees: vec![c], ..SimConfig::default() }.validate().unwrap_err().contains("hang_up_after_turns"));
+        assert!(SimConfig { callees: vec![c], ..SimConfig::default() }.validate().unwrap_err().to_string().contains("hang_up_after_turns"));
     }
 }

@@ -19,6 +19,7 @@ mod audio;
 mod builtin;
 mod config;
 mod cues;
+mod error;
 mod leg;
 mod persona;
 mod scripted;
@@ -30,10 +31,12 @@ use async_trait::async_trait;
 
 pub use audio::SimVoice;
 pub use config::{CalleeResult, ReplyRule, ScriptedCallee, SimConfig};
+pub use error::{ScriptedCalleeError, SimConfigError};
 
 use crate::{Carrier, CarrierError, DialRequest, Leg};
+use builtin::PersonaDef;
 use leg::{Callee, Timing};
-use persona::{PersonaDef, Pickup};
+use persona::Pickup;
 
 /// A carrier whose phones are simulated in process.
 #[derive(Debug)]
@@ -49,13 +52,13 @@ pub struct SimCarrier {
 impl SimCarrier {
     /// A network with `config`'s pace and callees; refuses an invalid
     /// configuration with the message of [`SimConfig::validate`].
-    pub fn new(config: SimConfig) -> Result<Self, String> {
+    pub fn new(config: SimConfig) -> Result<Self, SimConfigError> {
         config.validate()?;
-        let default_persona = persona::by_name(&config.default_persona)
-            .ok_or_else(|| format!("unknown default_persona {:?}", config.default_persona))?;
+        let default_persona = builtin::by_name(&config.default_persona)
+            .ok_or_else(|| SimConfigError::UnknownDefaultPersona { name: config.default_persona.clone() })?;
         let mut scripted = HashMap::new();
-        for callee in config.callees {
-            let number = callee.validate()?;
+        for (index, callee) in config.callees.into_iter().enumerate() {
+            let number = callee.validate().map_err(|problem| SimConfigError::Callee { index, problem })?;
             scripted.insert(number.as_str().to_owned(), callee);
         }
         Ok(SimCarrier {
@@ -85,7 +88,7 @@ impl SimCarrier {
                 Callee { pickup: Pickup::from(s.result), ring_secs: s.ring_seconds, talker: Box::new(scripted::Scripted::new(s)) };
             return (callee, "scripted");
         }
-        let def = persona::by_number(number).unwrap_or(self.default_persona);
+        let def = builtin::by_number(number).unwrap_or(self.default_persona);
         (Callee { pickup: def.pickup, ring_secs: def.ring_secs, talker: (def.make)() }, def.name)
     }
 }
@@ -118,10 +121,10 @@ impl Carrier for SimCarrier {
 pub fn builtin_personas() -> &'static [(&'static str, &'static str, &'static str)] {
     static TABLE: OnceLock<Vec<(&'static str, &'static str, &'static str)>> = OnceLock::new();
     TABLE.get_or_init(|| {
-        persona::NUMBERS
+        builtin::NUMBERS
             .iter()
             .map(|&(number, name)| {
-                let def = persona::by_name(name).expect("every built-in number names a defined persona");
+                let def = builtin::by_name(name).expect("every built-in number names a defined persona");
                 (number, name, def.description)
             })
             .collect()
@@ -140,7 +143,7 @@ mod tests {
         numbers.dedup();
         assert_eq!(numbers.len(), 15);
         assert!(table.iter().all(|(_, _, d)| !d.is_empty()));
-        assert_eq!(table[0], ("13800138000", "cooperative", persona::by_name("cooperative").unwrap().description));
+        assert_eq!(table[0], ("13800138000", "cooperative", builtin::by_name("cooperative").unwrap().description));
     }
 
     #[test]

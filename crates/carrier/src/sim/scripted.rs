@@ -1,7 +1,21 @@
 //! Callees scripted in the configuration file.
 
-use super::config::{ReplyRule, ScriptedCallee};
-use super::persona::{Reaction, Talker, Turn};
+use super::config::{CalleeResult, ReplyRule, ScriptedCallee};
+use super::persona::{Pickup, Reaction, Talker, Turn};
+
+/// A scripted callee's `result` is how its phone reacts to ringing.
+impl From<CalleeResult> for Pickup {
+    fn from(r: CalleeResult) -> Self {
+        match r {
+            CalleeResult::Answer => Pickup::Answer,
+            CalleeResult::Busy => Pickup::Busy,
+            CalleeResult::Declined => Pickup::Declined,
+            CalleeResult::NoAnswer => Pickup::NetworkNoAnswer,
+            CalleeResult::Unreachable => Pickup::Unreachable,
+            CalleeResult::NeverAnswer => Pickup::Never,
+        }
+    }
+}
 
 /// Answers from a `ScriptedCallee`'s rules.
 #[derive(Debug)]
@@ -54,7 +68,6 @@ impl Talker for Scripted {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sim::config::CalleeResult;
 
     fn rule(when: Option<&str>, say: Option<&str>, hang_up: bool) -> ReplyRule {
         ReplyRule { when_heard: when.map(Into::into), say: say.map(Into::into), hang_up }

@@ -7,8 +7,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-/// Where validation messages point, so a person knows which table to fix.
-const SECTION: &str = "[carrier.sip]";
+use super::error::SipConfigError;
 
 /// The SIP trunk's settings. Every field has a default, so only `host` (and
 /// credentials, if the trunk wants them) usually needs writing.
@@ -182,72 +181,66 @@ impl Codec {
 
 impl SipConfig {
     /// Checks what serde cannot. The message names the field and what is allowed.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), SipConfigError> {
         let host = self.host.trim();
         let bad_char = host.contains(|c: char| c.is_whitespace() || matches!(c, ';' | '@' | '/' | '<' | '>'));
         // A colon is only allowed inside an IPv6 address: `host:port` belongs in two fields.
         let stray_port = host.contains(':') && host.parse::<IpAddr>().is_err();
         if host.is_empty() || bad_char || stray_port {
-            return Err(format!("{SECTION} host must be an IP address or a host name (no port, no user), got {:?}", self.host));
+            return Err(SipConfigError::Host { got: self.host.clone() });
         }
         if self.port == 0 {
-            return Err(format!("{SECTION} port must be between 1 and 65535 (5060 is usual)"));
+            return Err(SipConfigError::Port);
         }
         if self.password.is_some() as u8 + self.password_env.is_some() as u8 + self.password_file.is_some() as u8 > 1 {
-            return Err(format!("{SECTION} give the password one way only: password, password_env or password_file"));
+            return Err(SipConfigError::PasswordGivenTwice);
         }
         let has_password = self.password.is_some() || self.password_env.is_some() || self.password_file.is_some();
         if has_password && self.username.as_deref().is_none_or(|u| u.trim().is_empty()) {
-            return Err(format!("{SECTION} a password needs a username"));
+            return Err(SipConfigError::PasswordWithoutUsername);
         }
         if self.register && self.username.as_deref().is_none_or(|u| u.trim().is_empty()) {
-            return Err(format!("{SECTION} register = true needs a username (the account registered)"));
+            return Err(SipConfigError::RegisterWithoutUsername);
         }
         if self.register && !(60..=86_400).contains(&self.register_expires_seconds) {
-            return Err(format!("{SECTION} register_expires_seconds must be between 60 and 86400, got {}", self.register_expires_seconds));
+            return Err(SipConfigError::RegisterExpires { got: self.register_expires_seconds });
         }
         if !is_sip_user(&self.from_user) {
-            return Err(format!("{SECTION} from_user must be a non-empty SIP user part (letters, digits, +-_.), got {:?}", self.from_user));
+            return Err(SipConfigError::FromUser { got: self.from_user.clone() });
         }
         if !(self.number_prefix.is_empty() || is_number_prefix(&self.number_prefix)) {
-            return Err(format!(
-                "{SECTION} number_prefix must be empty, digits, or + and digits (e.g. \"0\", \"+86\"), got {:?}",
-                self.number_prefix
-            ));
+            return Err(SipConfigError::NumberPrefix { got: self.number_prefix.clone() });
         }
         if self.rtp_port_min < 1024 || self.rtp_port_min >= self.rtp_port_max {
-            return Err(format!(
-                "{SECTION} RTP ports must satisfy 1024 <= rtp_port_min < rtp_port_max, got {}..{}",
-                self.rtp_port_min, self.rtp_port_max
-            ));
+            return Err(SipConfigError::RtpPortRange { min: self.rtp_port_min, max: self.rtp_port_max });
         }
         if self.codecs.is_empty() {
-            return Err(format!("{SECTION} codecs must name at least one of PCMA, PCMU"));
+            return Err(SipConfigError::NoCodecs);
         }
         if self.codecs.iter().enumerate().any(|(i, c)| self.codecs[..i].contains(c)) {
-            return Err(format!("{SECTION} codecs lists a codec twice"));
+            return Err(SipConfigError::CodecTwice);
         }
         if self.max_concurrent_calls == 0 {
-            return Err(format!("{SECTION} max_concurrent_calls must be at least 1"));
+            return Err(SipConfigError::MaxConcurrentCalls);
         }
         if !(self.max_calls_per_second.is_finite() && self.max_calls_per_second >= 0.1 && self.max_calls_per_second <= 10_000.0) {
-            return Err(format!("{SECTION} max_calls_per_second must be between 0.1 and 10000, got {}", self.max_calls_per_second));
+            return Err(SipConfigError::MaxCallsPerSecond { got: self.max_calls_per_second });
         }
         if !(1..=3600).contains(&self.no_media_timeout_seconds) {
-            return Err(format!("{SECTION} no_media_timeout_seconds must be between 1 and 3600, got {}", self.no_media_timeout_seconds));
+            return Err(SipConfigError::NoMediaTimeout { got: self.no_media_timeout_seconds });
         }
         if !(1..=300).contains(&self.invite_timeout_seconds) {
-            return Err(format!("{SECTION} invite_timeout_seconds must be between 1 and 300, got {}", self.invite_timeout_seconds));
+            return Err(SipConfigError::InviteTimeout { got: self.invite_timeout_seconds });
         }
         if self.max_dial_wait_seconds > 3600 {
-            return Err(format!("{SECTION} max_dial_wait_seconds must be at most 3600, got {}", self.max_dial_wait_seconds));
+            return Err(SipConfigError::MaxDialWait { got: self.max_dial_wait_seconds });
         }
         if !(self.chars_per_second.is_finite() && self.chars_per_second >= 0.5 && self.chars_per_second <= 50.0) {
-            return Err(format!("{SECTION} chars_per_second must be between 0.5 and 50, got {}", self.chars_per_second));
+            return Err(SipConfigError::CharsPerSecond { got: self.chars_per_second });
         }
         if let Some(ip) = self.external_ip {
             if ip.is_unspecified() {
-                return Err(format!("{SECTION} external_ip must be a real address, not {ip}"));
+                return Err(SipConfigError::ExternalIp { got: ip });
             }
         }
         Ok(())
@@ -255,21 +248,21 @@ impl SipConfig {
 
     /// The digest password, from wherever the configuration says; `None`
     /// when no credentials are configured. The error never contains it.
-    pub fn resolve_password(&self) -> Result<Option<String>, String> {
+    pub fn resolve_password(&self) -> Result<Option<String>, SipConfigError> {
         if let Some(p) = &self.password {
             return Ok(Some(p.clone()));
         }
         if let Some(var) = &self.password_env {
             return match std::env::var(var) {
                 Ok(v) if !v.trim().is_empty() => Ok(Some(v.trim().to_owned())),
-                _ => Err(format!("{SECTION} password_env: the variable {var} is not set")),
+                _ => Err(SipConfigError::PasswordEnvUnset { var: var.clone() }),
             };
         }
         if let Some(path) = &self.password_file {
-            let text = std::fs::read_to_string(path).map_err(|e| format!("{SECTION} password_file: cannot read {}: {e}", path.display()))?;
+            let text = std::fs::read_to_string(path).map_err(|source| SipConfigError::PasswordFileUnreadable { path: path.clone(), source })?;
             let first = text.lines().next().unwrap_or("").trim().to_owned();
             if first.is_empty() {
-                return Err(format!("{SECTION} password_file {} is empty", path.display()));
+                return Err(SipConfigError::PasswordFileEmpty { path: path.clone() });
             }
             return Ok(Some(first));
         }
@@ -293,7 +286,7 @@ mod tests {
     #[test]
     fn defaults_are_valid_udp_with_pcma_first() {
         let cfg = SipConfig::default();
-        assert_eq!(cfg.validate(), Ok(()));
+        cfg.validate().unwrap();
         assert_eq!(cfg.transport, SipTransport::Udp);
         assert_eq!(cfg.codecs, vec![Codec::Pcma, Codec::Pcmu]);
     }
@@ -312,7 +305,7 @@ mod tests {
             "#,
         )
         .unwrap();
-        assert_eq!(cfg.validate(), Ok(()));
+        cfg.validate().unwrap();
         assert_eq!(cfg.transport, SipTransport::Tcp);
         assert_eq!(cfg.codecs, vec![Codec::Pcmu]);
         let err = toml::from_str::<SipConfig>("hots = \"x\"").unwrap_err().to_string();
@@ -324,8 +317,8 @@ mod tests {
         let bad = |f: fn(&mut SipConfig), word: &str| {
             let mut cfg = SipConfig::default();
             f(&mut cfg);
-            let err = cfg.validate().unwrap_err();
-            assert!(err.contains(word) && err.contains(SECTION), "{err}");
+            let err = cfg.validate().unwrap_err().to_string();
+            assert!(err.contains(word) && err.contains("[carrier.sip]"), "{err}");
         };
         bad(|c| c.host = "".into(), "host");
         bad(|c| c.host = "trunk:5060".into(), "host");
@@ -341,7 +334,7 @@ mod tests {
         bad(|c| c.invite_timeout_seconds = 0, "invite_timeout_seconds");
         bad(|c| c.from_user = "a b".into(), "from_user");
         let ok = SipConfig { host: "::1".into(), ..SipConfig::default() };
-        assert_eq!(ok.validate(), Ok(()));
+        ok.validate().unwrap();
     }
 
     #[test]
@@ -349,8 +342,8 @@ mod tests {
         let cfg = SipConfig { username: Some("u".into()), password: Some("hunter2".into()), ..SipConfig::default() };
         assert!(!format!("{cfg:?}").contains("hunter2"));
         assert!(!toml::to_string(&cfg).unwrap().contains("hunter2"));
-        assert_eq!(cfg.resolve_password(), Ok(Some("hunter2".into())));
+        assert_eq!(cfg.resolve_password().unwrap(), Some("hunter2".into()));
         let env = SipConfig { username: Some("u".into()), password_env: Some("WAIHU_TEST_SURELY_UNSET_VAR".into()), ..SipConfig::default() };
-        assert!(env.resolve_password().unwrap_err().contains("WAIHU_TEST_SURELY_UNSET_VAR"));
+        assert!(env.resolve_password().unwrap_err().to_string().contains("WAIHU_TEST_SURELY_UNSET_VAR"));
     }
 }

@@ -22,7 +22,7 @@ use tokio::sync::{mpsc, OwnedSemaphorePermit};
 use tokio::time::{sleep_until, Instant};
 use waihu_core::lifecycle::LegEnd;
 
-use super::endpoint::Trunk;
+use super::trunk::Trunk;
 use super::mapping::{final_response_end, provider_response};
 use super::media::{CallMedia, MediaEvent};
 use super::probe::Probe;

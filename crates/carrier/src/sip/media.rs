@@ -10,11 +10,11 @@ use std::time::Duration;
 
 use tokio::sync::mpsc;
 use tokio::time::Instant;
-use waihu_media::{g711, FrameKind, MediaConfig, MediaHandle, MediaSession, PortAllocator, PortError, PortRange, RtpPort, RtpStats};
+use waihu_media::{g711, FrameKind, MediaConfig, MediaHandle, MediaSession, PortError, RtpPort, RtpStats};
 
 use super::config::Codec;
-use super::endpoint::Trunk;
 use super::sdp::RemoteMedia;
+use super::trunk::Trunk;
 use crate::MediaReport;
 
 /// Samples in one 20 ms frame.
@@ -39,16 +39,6 @@ pub(crate) enum MediaEvent {
     ClipStarted { id: u64, at: Instant },
     /// Audio mode: clip `id` ended (played whole, or stopped).
     ClipDone { id: u64, samples_played: usize, stopped: bool },
-}
-
-/// RTP ports for calls, shared by every leg.
-pub(crate) struct PortPool(PortAllocator);
-
-impl PortPool {
-    pub(crate) fn new(min: u16, max: u16, ip: std::net::IpAddr) -> Result<Self, String> {
-        let range = PortRange::new(min, max).map_err(|e| format!("[carrier.sip] RTP ports: {e}"))?;
-        Ok(PortPool(PortAllocator::new(ip, range)))
-    }
 }
 
 pub(crate) struct CallMedia {
@@ -83,7 +73,7 @@ struct Measure {
 impl CallMedia {
     /// Takes an RTP port for the call; the error says the range is used up.
     pub(crate) async fn open(trunk: &Trunk, audio: bool) -> Result<CallMedia, String> {
-        let port = trunk.ports.0.allocate().map_err(|e| match e {
+        let port = trunk.ports.allocate().map_err(|e| match e {
             PortError::PortsExhausted { .. } => format!("RTP ports exhausted: {e}"),
             other => format!("cannot open an RTP port: {other}"),
         })?;

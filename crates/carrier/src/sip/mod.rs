@@ -20,6 +20,7 @@
 mod config;
 pub mod dtmf_mode;
 mod endpoint;
+mod error;
 mod leg;
 mod limits;
 pub mod mapping;
@@ -29,6 +30,7 @@ mod probe;
 mod registration;
 pub mod sdp;
 mod tone;
+mod trunk;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -36,10 +38,11 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 pub use config::{Codec, SipConfig, SipTransport};
-pub use registration::RegistrationState;
+pub use error::{SipConfigError, SipStartError};
+pub use trunk::RegistrationState;
 
 use crate::{Carrier, CarrierError, DialRequest, Leg};
-use endpoint::Trunk;
+use trunk::Trunk;
 
 /// A carrier that places calls through a SIP trunk.
 pub struct SipCarrier {
@@ -56,9 +59,9 @@ impl SipCarrier {
     /// Validates `config`, binds the SIP socket, and registers with the
     /// trunk when configured (a failing REGISTER is logged and retried in
     /// the background: the trunk may come up later).
-    pub async fn start(config: SipConfig) -> Result<Self, String> {
+    pub async fn start(config: SipConfig) -> Result<Self, SipStartError> {
         config.validate()?;
-        let trunk = Trunk::start(config).await?;
+        let trunk = endpoint::start(config).await?;
         Ok(SipCarrier { trunk })
     }
 

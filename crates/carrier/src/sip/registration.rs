@@ -1,6 +1,7 @@
 //! Registering with the trunk (`register = true`): REGISTER at start,
 //! answered digest challenges, refreshes before the binding lapses, retries
-//! with a growing pause, and the state for [`super::SipCarrier::registration_state`].
+//! with a growing pause. Where it stands is kept on the [`Trunk`]
+//! ([`RegistrationState`]) for health checks.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -9,38 +10,11 @@ use rsipstack::dialog::registration::Registration;
 use rsipstack::rsip::typed::Contact;
 use rsipstack::transaction::endpoint::EndpointInnerRef;
 
-use super::endpoint::Trunk;
+use super::mapping::provider_response;
+use super::trunk::{RegistrationState, Trunk};
 
 /// How long one REGISTER (with its challenge) may take.
 const REGISTER_TIMEOUT: Duration = Duration::from_secs(40);
-
-/// Where the carrier's registration with the trunk stands.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum RegistrationState {
-    /// `register = false`: the carrier does not register.
-    Disabled,
-    /// The first REGISTER is under way.
-    Registering,
-    /// The trunk accepted the last REGISTER.
-    Registered {
-        /// The lifetime the trunk granted, seconds (it may grant less than
-        /// `register_expires_seconds`); refreshed at 80 % of it.
-        expires_seconds: u32,
-        /// REGISTERs the trunk accepted since start: the first, then one
-        /// per refresh.
-        accepted: u64,
-    },
-    /// The last REGISTER failed; it is retried after a pause (5 s, growing
-    /// to 60 s).
-    Failed {
-        /// Why (`SIP 403 Forbidden`, `no response within 40 s`).
-        reason: String,
-        /// Failures in a row.
-        failures: u32,
-        /// REGISTERs the trunk accepted since start.
-        accepted: u64,
-    },
-}
 
 /// When to refresh a binding the trunk granted for `granted` seconds (we
 /// asked for `requested`): at 80 % of the shorter, at least 1 s on.
@@ -86,7 +60,7 @@ pub(crate) async fn keep_registered(trunk: Arc<Trunk>, endpoint: EndpointInnerRe
             other => {
                 failures += 1;
                 let why = match other {
-                    Ok(Ok(resp)) => super::mapping::provider_response(resp.status_code.code(), resp.wire_reason.as_deref().unwrap_or(resp.status_code.text())),
+                    Ok(Ok(resp)) => provider_response(resp.status_code.code(), resp.wire_reason.as_deref().unwrap_or(resp.status_code.text())),
                     Ok(Err(e)) => e.to_string(),
                     Err(_) => format!("no response within {} s", REGISTER_TIMEOUT.as_secs()),
                 };

@@ -2,8 +2,8 @@
 //! heard (see `cues`), never to exact sentences, so the same persona works
 //! with the offline rules engine and with an LLM.
 
-use super::cues::{mostly_repeats, Cues};
-use super::persona::{CutIn, Reaction, Talker, Turn};
+use crate::sim::cues::{mostly_repeats, Cues};
+use crate::sim::persona::{CutIn, Reaction, Talker, Turn};
 
 const CONFIRM: &str = "对，是我，什么事？";
 
