@@ -1,6 +1,6 @@
 //! One benchmark call through the carrier's public contract: `Carrier::dial`,
 //! then the leg's events and commands. After the answer it keeps two lines
-//! queued (`LegCommand::Say`), so the leg's placeholder voice plays without
+//! queued (`TextCommand::Say`), so the leg's placeholder voice plays without
 //! a break; it hangs up when told to (or after a fixed hold) and reads the
 //! leg to its `Ended`.
 
@@ -13,7 +13,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use waihu_carrier::sip::SipCarrier;
-use waihu_carrier::{Carrier, DialRequest, LegCommand, LegEvent, MediaReport};
+use waihu_carrier::{Carrier, DialRequest, MediaReport, Signal, TextCommand, TextEvent};
 use waihu_core::lifecycle::LegEnd;
 use waihu_core::PhoneNumber;
 
@@ -49,7 +49,7 @@ pub struct Script {
 pub struct Outcome {
     /// `dial` refused the call.
     pub dial_error: Option<String>,
-    /// From calling `dial` to `LegEvent::Answered`.
+    /// From calling `dial` to the answer.
     pub setup: Option<Duration>,
     /// When the call ended (its `Ended` event).
     pub ended_at: Option<Instant>,
@@ -104,11 +104,16 @@ pub async fn call(carrier: Arc<SipCarrier>, n: usize, script: Script, mut hangup
     let mut out = Outcome::default();
     let to = PhoneNumber::parse(&format!("138{:08}", n % 100_000_000)).expect("a mobile number");
     let start = Instant::now();
-    let mut leg = match carrier.dial(DialRequest { call_id: format!("bench-{n}"), to, audio: script.voice.is_some() }).await {
-        Ok(leg) => match &script.voice {
-            Some(engines) => waihu_voice::wrap(leg, engines.clone(), waihu_voice::CallVoice { speed: 50, volume: 50, ..Default::default() }),
-            None => leg,
-        },
+    let req = DialRequest { call_id: format!("bench-{n}"), to };
+    let dialled = match &script.voice {
+        Some(engines) => carrier
+            .dial_audio(req)
+            .await
+            .map(|leg| waihu_voice::wrap(leg, engines.clone(), waihu_voice::CallVoice { speed: 50, volume: 50, ..Default::default() }).leg),
+        None => carrier.dial(req).await,
+    };
+    let mut leg = match dialled {
+        Ok(leg) => leg,
         Err(e) => {
             out.dial_error = Some(e.to_string());
             live.unanswered.fetch_add(1, Ordering::Relaxed);
@@ -133,7 +138,7 @@ pub async fn call(carrier: Arc<SipCarrier>, n: usize, script: Script, mut hangup
         tokio::select! {
             event = leg.events.recv() => match event {
                 None => break,
-                Some(LegEvent::Answered) => {
+                Some(TextEvent::Signal(Signal::Answered)) => {
                     answered = true;
                     out.setup = Some(start.elapsed());
                     live.answered.fetch_add(1, Ordering::Relaxed);
@@ -142,16 +147,16 @@ pub async fn call(carrier: Arc<SipCarrier>, n: usize, script: Script, mut hangup
                     if script.say {
                         for _ in 0..2 {
                             next_id += 1;
-                            let _ = leg.commands.send(LegCommand::Say { id: next_id, text: LINE.into() }).await;
+                            let _ = leg.commands.send(TextCommand::Say { id: next_id, text: LINE.into() }).await;
                         }
                     }
                 }
-                Some(LegEvent::SayDone { .. }) if script.say && answered && out.hung_up_at.is_none() => {
+                Some(TextEvent::SayDone { .. }) if script.say && answered && out.hung_up_at.is_none() => {
                     next_id += 1;
-                    let _ = leg.commands.send(LegCommand::Say { id: next_id, text: LINE.into() }).await;
+                    let _ = leg.commands.send(TextCommand::Say { id: next_id, text: LINE.into() }).await;
                 }
-                Some(LegEvent::Media(report)) => out.report = Some(report),
-                Some(LegEvent::Ended { end, provider_response }) => {
+                Some(TextEvent::Signal(Signal::Media(report))) => out.report = Some(report),
+                Some(TextEvent::Signal(Signal::Ended { end, provider_response })) => {
                     out.ended_at = Some(Instant::now());
                     out.end = Some((end, provider_response));
                     if answered {
@@ -164,11 +169,11 @@ pub async fn call(carrier: Arc<SipCarrier>, n: usize, script: Script, mut hangup
             },
             () = hold, if out.hung_up_at.is_none() => {
                 out.hung_up_at = Some(Instant::now());
-                let _ = leg.commands.send(LegCommand::HangUp).await;
+                let _ = leg.commands.send(TextCommand::HangUp).await;
             }
             () = stop, if told => {
                 out.hung_up_at = Some(Instant::now());
-                let _ = leg.commands.send(LegCommand::HangUp).await;
+                let _ = leg.commands.send(TextCommand::HangUp).await;
             }
         }
     }

@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::{interval, MissedTickBehavior};
-use waihu_carrier::{Leg, LegCommand, LegEvent};
+use waihu_carrier::{AudioCommand, AudioEvent, AudioLeg, Signal};
 use waihu_core::lifecycle::LegEnd;
 
 use super::audio::{voiced, Hiss, Utterance, FRAME};
@@ -73,7 +73,7 @@ pub struct LegControl {
 
 /// Starts a leg that answers at once. Returns the audio-level leg for the
 /// pipeline and the script's control of the callee.
-pub fn spawn() -> (Leg, LegControl) {
+pub fn spawn() -> (AudioLeg, LegControl) {
     let (up, events) = mpsc::channel(64);
     let (commands, commands_rx) = mpsc::channel(32);
     let (control, control_rx) = mpsc::unbounded_channel();
@@ -92,7 +92,7 @@ pub fn spawn() -> (Leg, LegControl) {
         stop: None,
     };
     tokio::spawn(leg.run(commands_rx, control_rx));
-    (Leg { events, commands }, LegControl { control, obs, said, dropped })
+    (AudioLeg { events, commands }, LegControl { control, obs, said, dropped })
 }
 
 struct Clip {
@@ -112,7 +112,7 @@ struct Speaking {
 }
 
 struct FakeLeg {
-    up: mpsc::Sender<LegEvent>,
+    up: mpsc::Sender<AudioEvent>,
     obs: mpsc::UnboundedSender<Obs>,
     said: Arc<Mutex<String>>,
     dropped: Arc<Mutex<u64>>,
@@ -126,15 +126,15 @@ struct FakeLeg {
 }
 
 impl FakeLeg {
-    async fn run(mut self, mut commands: mpsc::Receiver<LegCommand>, mut control: mpsc::UnboundedReceiver<Control>) {
-        let _ = self.up.send(LegEvent::Answered).await;
+    async fn run(mut self, mut commands: mpsc::Receiver<AudioCommand>, mut control: mpsc::UnboundedReceiver<Control>) {
+        let _ = self.up.send(AudioEvent::Signal(Signal::Answered)).await;
         let mut clock = interval(Duration::from_millis(20));
         clock.set_missed_tick_behavior(MissedTickBehavior::Burst);
         loop {
             tokio::select! {
                 biased;
                 cmd = commands.recv() => match cmd {
-                    Some(LegCommand::HangUp | LegCommand::Cancel) | None => break,
+                    Some(AudioCommand::HangUp | AudioCommand::Cancel) | None => break,
                     Some(cmd) => self.on_command(cmd).await,
                 },
                 c = control.recv() => match c {
@@ -147,28 +147,23 @@ impl FakeLeg {
             }
         }
         for clip in std::mem::take(&mut self.clips) {
-            let _ = self.up.send(LegEvent::PlayDone { id: clip.id, samples_played: clip.pos, stopped: true }).await;
+            let _ = self.up.send(AudioEvent::PlayDone { id: clip.id, samples_played: clip.pos, stopped: true }).await;
         }
-        let _ = self.up.send(LegEvent::Ended { end: LegEnd::Released, provider_response: String::new() }).await;
+        let _ = self.up.send(AudioEvent::Signal(Signal::Ended { end: LegEnd::Released, provider_response: String::new() })).await;
     }
 
-    async fn on_command(&mut self, cmd: LegCommand) {
+    async fn on_command(&mut self, cmd: AudioCommand) {
         match cmd {
-            LegCommand::Play { id, pcm } => self.clips.push_back(Clip { id, pcm, pos: 0, received: Instant::now() }),
-            LegCommand::StopSaying => {
+            AudioCommand::Play { id, pcm } => self.clips.push_back(Clip { id, pcm, pos: 0, received: Instant::now() }),
+            AudioCommand::StopPlaying => {
                 if self.ai_last.is_some() {
                     self.stop = Some(Instant::now());
                 }
                 for clip in std::mem::take(&mut self.clips) {
-                    let _ = self.up.send(LegEvent::PlayDone { id: clip.id, samples_played: clip.pos, stopped: true }).await;
+                    let _ = self.up.send(AudioEvent::PlayDone { id: clip.id, samples_played: clip.pos, stopped: true }).await;
                 }
             }
-            // The pipeline answers text commands itself; an audio leg never
-            // sees them. Answered anyway, per contract.
-            LegCommand::Say { id, .. } | LegCommand::SayPart { id, last: true, .. } => {
-                let _ = self.up.send(LegEvent::SayDone { id, played_chars: 0, stopped: true }).await;
-            }
-            LegCommand::SayPart { .. } | LegCommand::HangUp | LegCommand::Cancel => {}
+            AudioCommand::HangUp | AudioCommand::Cancel => {}
         }
     }
 
@@ -176,7 +171,7 @@ impl FakeLeg {
         let now = Instant::now();
         self.ai_out(now).await;
         let frame = self.callee_frame(now);
-        if self.up.try_send(LegEvent::Audio { pcm: Arc::from(&frame[..]), at: now }).is_err() {
+        if self.up.try_send(AudioEvent::Audio { pcm: Arc::from(&frame[..]), at: now }).is_err() {
             *self.dropped.lock().expect("lock") += 1;
         }
     }
@@ -188,14 +183,14 @@ impl FakeLeg {
             let Some(clip) = self.clips.front_mut() else { break };
             if clip.pos == 0 {
                 first_waited.get_or_insert(now.saturating_duration_since(clip.received));
-                let _ = self.up.send(LegEvent::PlayStarted { id: clip.id, at: now }).await;
+                let _ = self.up.send(AudioEvent::PlayStarted { id: clip.id, at: now }).await;
             }
             let take = (FRAME - filled).min(clip.pcm.len() - clip.pos);
             clip.pos += take;
             filled += take;
             if clip.pos == clip.pcm.len() {
                 let clip = self.clips.pop_front().expect("front clip");
-                let _ = self.up.send(LegEvent::PlayDone { id: clip.id, samples_played: clip.pos, stopped: false }).await;
+                let _ = self.up.send(AudioEvent::PlayDone { id: clip.id, samples_played: clip.pos, stopped: false }).await;
             }
         }
         if filled > 0 {

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use waihu_agent::offline::OfflineEngine;
 use waihu_agent::Conversation;
-use waihu_carrier::LegCommand;
+use waihu_carrier::TextCommand;
 use waihu_speech::asr::Buffered;
 use waihu_speech::models::{InstallOptions, ModelStore, Source, MODELS_DIR_ENV, WHISPER_BASE};
 use waihu_speech::offline::OfflineRecogniser;
@@ -149,7 +149,7 @@ pub async fn fixed(turns: usize, turn: TurnConfig, reply: &str, answer: Arc<Utte
         interrupt,
     };
     let obs = script.run(&mut watch, &expect).await;
-    let _ = session.commands.send(LegCommand::HangUp).await;
+    let _ = session.commands.send(TextCommand::HangUp).await;
     let log = session.done.await.unwrap_or_default();
     let asr_log = asr.log.lock().expect("lock").clone();
     let tts_log = tts.log.lock().expect("lock").clone();

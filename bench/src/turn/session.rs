@@ -21,7 +21,8 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio::time::sleep_until;
 use waihu_agent::{Conversation, Turn};
-use waihu_carrier::{Leg, LegCommand, LegEvent};
+use waihu_carrier::{Signal, TextCommand, TextEvent};
+use waihu_voice::VoiceLeg;
 use waihu_turn::{SentenceSplitter, SplitterConfig, TurnLatencyMs};
 
 /// What answers the callee.
@@ -65,20 +66,21 @@ pub struct SessionLog {
 /// The session's handle: hang up with `commands`, collect the log from `done`.
 pub struct SessionHandle {
     /// Commands to the text-level leg.
-    pub commands: mpsc::Sender<LegCommand>,
+    pub commands: mpsc::Sender<TextCommand>,
     /// Ends with the leg's `Ended`.
     pub done: JoinHandle<SessionLog>,
 }
 
 /// Runs the session on `leg`, answering the next `Heard` whenever `expect` is set (and clearing it).
-pub fn spawn(leg: Leg, dialogue: Dialogue, expect: Arc<AtomicBool>) -> SessionHandle {
-    let commands = leg.commands.clone();
+pub fn spawn(leg: VoiceLeg, dialogue: Dialogue, expect: Arc<AtomicBool>) -> SessionHandle {
+    let commands = leg.leg.commands.clone();
     let done = tokio::spawn(run(leg, dialogue, expect));
     SessionHandle { commands, done }
 }
 
-async fn run(leg: Leg, dialogue: Dialogue, expect: Arc<AtomicBool>) -> SessionLog {
-    let Leg { mut events, commands } = leg;
+async fn run(leg: VoiceLeg, dialogue: Dialogue, expect: Arc<AtomicBool>) -> SessionLog {
+    let VoiceLeg { leg, mut turns } = leg;
+    let (mut events, commands) = (leg.events, leg.commands);
     let log = Arc::new(Mutex::new(SessionLog::default()));
     let next_line = Arc::new(std::sync::atomic::AtomicU64::new(1));
     // The offline engine answers in a task of its own that owns the conversation.
@@ -90,13 +92,23 @@ async fn run(leg: Leg, dialogue: Dialogue, expect: Arc<AtomicBool>) -> SessionLo
             None
         }
     };
-    while let Some(ev) = events.recv().await {
+    loop {
+        let ev = tokio::select! {
+            ev = events.recv() => match ev {
+                Some(ev) => ev,
+                None => break,
+            },
+            Some(l) = turns.recv() => {
+                log.lock().expect("lock").latencies.push((Instant::now(), l));
+                continue;
+            }
+        };
         let now = Instant::now();
         match ev {
-            LegEvent::Answered if fixed.is_none() => {
+            TextEvent::Signal(Signal::Answered) if fixed.is_none() => {
                 let _ = ask.send((None, now));
             }
-            LegEvent::Heard(text) => {
+            TextEvent::Heard(text) => {
                 log.lock().expect("lock").heard.push((now, text.clone()));
                 if !expect.swap(false, Ordering::SeqCst) {
                     continue;
@@ -112,9 +124,8 @@ async fn run(leg: Leg, dialogue: Dialogue, expect: Arc<AtomicBool>) -> SessionLo
                     }
                 }
             }
-            LegEvent::TurnLatency(l) => log.lock().expect("lock").latencies.push((now, l)),
-            LegEvent::SayDone { id, played_chars, stopped } => log.lock().expect("lock").say_done.push((id, played_chars, stopped)),
-            LegEvent::Ended { .. } => break,
+            TextEvent::SayDone { id, played_chars, stopped } => log.lock().expect("lock").say_done.push((id, played_chars, stopped)),
+            TextEvent::Signal(Signal::Ended { .. }) => break,
             _ => {}
         }
     }
@@ -141,7 +152,7 @@ async fn stream_fixed(
     heard: Instant,
     first_token: Duration,
     every: Duration,
-    commands: mpsc::Sender<LegCommand>,
+    commands: mpsc::Sender<TextCommand>,
     log: Arc<Mutex<SessionLog>>,
 ) {
     let chars: Vec<char> = reply.chars().collect();
@@ -150,7 +161,7 @@ async fn stream_fixed(
     for (i, c) in chars.iter().enumerate() {
         sleep_until(tokio::time::Instant::from_std(heard + first_token + every * i as u32)).await;
         let last = i + 1 == chars.len();
-        let sent = commands.send(LegCommand::SayPart { id, text: c.to_string(), last }).await;
+        let sent = commands.send(TextCommand::SayPart { id, text: c.to_string(), last }).await;
         let now = Instant::now();
         if i == 0 {
             answer.first_part = now;
@@ -168,7 +179,7 @@ async fn stream_fixed(
 async fn respond(
     mut convo: Conversation,
     mut asks: mpsc::UnboundedReceiver<(Option<Turn>, Instant)>,
-    commands: mpsc::Sender<LegCommand>,
+    commands: mpsc::Sender<TextCommand>,
     next_line: Arc<std::sync::atomic::AtomicU64>,
     log: Arc<Mutex<SessionLog>>,
 ) {
@@ -188,7 +199,7 @@ async fn respond(
                     log.lock().expect("lock").answers.push(Answer { heard, first_part: now, first_chunk_part: now });
                 }
                 first = false;
-                let _ = commands.send(LegCommand::SayPart { id, text, last: false }).await;
+                let _ = commands.send(TextCommand::SayPart { id, text, last: false }).await;
             }
         };
         let (reply, ()) = tokio::join!(reply, forward);
@@ -196,6 +207,6 @@ async fn respond(
             Ok(r) => log.lock().expect("lock").replies.push(r.text),
             Err(e) => eprintln!("the dialogue engine failed: {e}"),
         }
-        let _ = commands.send(LegCommand::SayPart { id, text: String::new(), last: true }).await;
+        let _ = commands.send(TextCommand::SayPart { id, text: String::new(), last: true }).await;
     }
 }

@@ -1,57 +1,63 @@
 //! Carriers place calls and carry what is said on them.
 //!
-//! A [`Carrier`] dials a number and hands back a [`Leg`]: a stream of
-//! [`LegEvent`]s from the network (ringing, answer, what the callee said,
-//! the end) and a sender for [`LegCommand`]s (say a line, stop talking,
-//! cancel, hang up). The call session never sees SIP or the simulator, only
-//! these.
+//! A [`Carrier`] dials a number and hands back a leg: a stream of events
+//! from the network and a sender for commands. The call session never sees
+//! SIP or the simulator, only these. A leg works at one of two levels, each
+//! with only its own events and commands:
 //!
-//! A leg works at one of two levels, chosen with [`DialRequest::audio`]:
+//! - A [`TextLeg`] carries lines: the AI's lines go out as text
+//!   ([`TextCommand::Say`]) and take as long to play as they would to
+//!   speak, and the callee's speech arrives recognised ([`TextEvent::Heard`]).
+//!   The simulated network's text level and the SIP DTMF test mode are text
+//!   legs; so is what the voice pipeline (`waihu-voice`) makes of an audio
+//!   leg, which is what the session drives on a spoken call.
+//! - An [`AudioLeg`] carries sound: 20 ms of the callee's audio arrive as
+//!   [`AudioEvent::Audio`], the AI's speech goes out as clips
+//!   ([`AudioCommand::Play`]), each reported when its first frame goes out
+//!   and when it ends.
 //!
-//! - **Text** (`audio: false`): a line the AI says takes as long to play as
-//!   it would take to speak, and the callee's speech arrives as recognised
-//!   text ([`LegEvent::Heard`]). Dialogue tests and the DTMF test mode use it.
-//! - **Audio** (`audio: true`): the leg carries sound. Every 20 ms of the
-//!   callee's audio arrives as [`LegEvent::Audio`]; the AI's speech is sent
-//!   as clips ([`LegCommand::Play`]), each reported when its first frame
-//!   goes out ([`LegEvent::PlayStarted`]) and when it ends
-//!   ([`LegEvent::PlayDone`]). The voice pipeline (`waihu-voice`: VAD, ASR,
-//!   turn-taking, TTS) turns such a leg back into a text-level one for the
-//!   session, so the session never deals in samples.
+//! Both report the call's progress the same way ([`Signal`]): ringing, the
+//! answer, the media counters and the end.
 //!
 //! Two carriers implement it: [`sim`], the simulated phone network, and
-//! [`sip`], a SIP trunk with RTP media.
+//! [`sip`], a SIP trunk with RTP media. What every text leg does with its
+//! lines (the queue, `SayPart`s gathered, `SayDone` owed for every line) is
+//! written once, in `lines`, whatever plays them.
 //!
 //! # The leg contract
 //!
 //! Every carrier keeps these rules, so the session can rely on them:
-//! - Events arrive in order; [`LegEvent::Ended`] is the last one and the
-//!   events channel closes after it.
-//! - Every [`LegCommand::Say`] is answered by exactly one
-//!   [`LegEvent::SayDone`], always before `Ended` (lines still queued or
-//!   playing when the leg ends are answered then, as stopped).
+//! - Events arrive in order; `Ended` is the last one and the events channel
+//!   closes after it.
+//! - [`TextCommand::Cancel`] after the answer acts as `HangUp`, and `HangUp`
+//!   before the answer acts as `Cancel`: either way the leg is released and
+//!   ends [`LegEnd::Released`] (unless the far end's own final word arrives
+//!   first). The same for [`AudioCommand`].
+//! - A leg that carries real media sends one [`Signal::Media`] just before
+//!   `Ended`.
+//!
+//! Text legs:
+//! - Every `Say` is answered by exactly one [`TextEvent::SayDone`], always
+//!   before `Ended` (lines still queued or playing when the leg ends are
+//!   answered then, as stopped). A line sent in [`TextCommand::SayPart`]s is
+//!   one line, answered once its last part arrived.
 //! - A `Say` before the answer cannot be heard: it is answered at once with
 //!   `SayDone { played_chars: 0, stopped: true }`.
 //! - Lines are played one after another, in the order sent.
-//!   [`LegCommand::StopSaying`] stops the line playing (its `SayDone` says
+//!   [`TextCommand::StopSaying`] stops the line playing (its `SayDone` says
 //!   how much was played) and drops the queued ones (each answered with
 //!   `played_chars: 0, stopped: true`): barge-in silences the whole reply.
-//! - [`LegCommand::Cancel`] after the answer acts as [`LegCommand::HangUp`],
-//!   and `HangUp` before the answer acts as `Cancel`: either way the leg is
-//!   released and ends [`LegEnd::Released`] (unless the far end's own final
-//!   word arrives first).
-//! - A leg that carries real media sends one [`LegEvent::Media`] just
-//!   before `Ended`.
-//! - Audio legs: every [`LegCommand::Play`] is answered by exactly one
-//!   [`LegEvent::PlayDone`] (before `Ended`), preceded by one
-//!   [`LegEvent::PlayStarted`] if any of it went out. Clips play gaplessly
-//!   in the order sent; `StopSaying` stops the clip playing at the next
-//!   frame and drops the queued ones. [`LegEvent::Audio`] frames are never
-//!   waited for: a consumer that falls behind loses frames, the leg never
-//!   stalls.
-//! - [`LegCommand::SayPart`] is for text-level legs made by the voice
-//!   pipeline; carriers answer it like `Say` once its last part arrives.
+//!
+//! Audio legs:
+//! - Every [`AudioCommand::Play`] is answered by exactly one
+//!   [`AudioEvent::PlayDone`] (before `Ended`), preceded by one
+//!   [`AudioEvent::PlayStarted`] if any of it went out. Clips play
+//!   gaplessly in the order sent; [`AudioCommand::StopPlaying`] stops the
+//!   clip playing at the next frame and drops the queued ones.
+//! - [`AudioEvent::Audio`] frames are never waited for: a consumer that
+//!   falls behind loses frames, the leg never stalls.
 
+mod lines;
 pub mod sim;
 pub mod sip;
 
@@ -72,40 +78,91 @@ pub struct DialRequest {
     pub call_id: String,
     /// The number to call.
     pub to: PhoneNumber,
-    /// Carry audio ([`LegEvent::Audio`], [`LegCommand::Play`]) instead of
-    /// text: the session runs a voice pipeline on the leg.
-    pub audio: bool,
 }
 
-/// Events from the network about one leg, in order.
+/// What the network says about a call, at either level.
 #[derive(Debug, Clone, PartialEq)]
-pub enum LegEvent {
+pub enum Signal {
     /// The far end is alerting (SIP 180).
     Ringing,
     /// The far end answered (SIP 200 + ACK).
     Answered,
-    /// The callee started speaking (the first voiced moment: barge-in cue).
+    /// The call's media counters, sent once just before [`Signal::Ended`]
+    /// by carriers with real media (not by the simulator).
+    Media(MediaReport),
+    /// The leg is gone. Nothing follows.
+    Ended {
+        /// How.
+        end: LegEnd,
+        /// The carrier's own words (e.g. `486 Busy Here`).
+        provider_response: String,
+    },
+}
+
+/// Events of a text leg, in order.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TextEvent {
+    /// The call's progress.
+    Signal(Signal),
+    /// The callee started speaking (the first moment of an utterance whose
+    /// words come with `Heard` when it ends).
     SpeechStarted,
     /// The callee finished an utterance; its text.
     Heard(String),
-    /// A line sent with [`LegCommand::Say`] finished playing, or was stopped.
+    /// A line sent with `Say`/`SayPart` finished playing, or was stopped.
     SayDone {
-        /// The id given with the `Say`.
+        /// The id given with the line.
         id: u64,
         /// How many characters of it were played.
         played_chars: usize,
         /// Whether it was stopped before its end.
         stopped: bool,
     },
-    /// 20 ms of the callee's audio (160 samples, 8 kHz mono), audio legs
-    /// only. After the first frame they come every 20 ms, silence included.
+}
+
+/// What the session asks of a text leg.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TextCommand {
+    /// Play a line to the callee. Answered by [`TextEvent::SayDone`].
+    Say {
+        /// Correlates the `SayDone`.
+        id: u64,
+        /// The line.
+        text: String,
+    },
+    /// Part of a line still being written (the dialogue streams its reply):
+    /// the first part opens line `id`, later ones extend it, `last` closes
+    /// it. Answered, like `Say`, by one `SayDone` for the whole line.
+    SayPart {
+        /// Correlates the `SayDone`.
+        id: u64,
+        /// More of the line.
+        text: String,
+        /// No more parts follow.
+        last: bool,
+    },
+    /// Stop the line being played and drop the queued ones (barge-in).
+    StopSaying,
+    /// Abandon the call before answer.
+    Cancel,
+    /// End the answered call.
+    HangUp,
+}
+
+/// Events of an audio leg, in order.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AudioEvent {
+    /// The call's progress.
+    Signal(Signal),
+    /// 20 ms of the callee's audio (160 samples, 8 kHz mono). After the
+    /// first frame they come every 20 ms, silence included.
     Audio {
         /// The samples.
         pcm: Arc<[i16]>,
-        /// When the leg handed the frame over.
+        /// When the leg handed the frame over (the call's clock: tokio's).
         at: Instant,
     },
-    /// The first frame of a clip sent with [`LegCommand::Play`] went out.
+    /// The first frame of a clip sent with [`AudioCommand::Play`] went out.
     PlayStarted {
         /// The clip's id.
         id: u64,
@@ -121,20 +178,40 @@ pub enum LegEvent {
         /// Whether it was stopped (or dropped) before its end.
         stopped: bool,
     },
-    /// One turn's response time and its split (voice legs: from the
-    /// callee's last voiced frame to the first frame of the AI's answer).
-    TurnLatency(waihu_turn::TurnLatencyMs),
-    /// The call's media counters, sent once just before [`LegEvent::Ended`]
-    /// by carriers with real media (not by the simulator).
-    Media(MediaReport),
-    /// The leg is gone. Nothing follows.
-    Ended {
-        /// How.
-        end: LegEnd,
-        /// The carrier's own words (e.g. `486 Busy Here`).
-        provider_response: String,
-    },
 }
+
+/// What the voice pipeline asks of an audio leg.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AudioCommand {
+    /// Play 8 kHz mono audio. Answered by [`AudioEvent::PlayDone`].
+    Play {
+        /// Correlates `PlayStarted` and `PlayDone`.
+        id: u64,
+        /// The samples.
+        pcm: Arc<[i16]>,
+    },
+    /// Stop the clip playing at the next frame and drop the queued ones.
+    StopPlaying,
+    /// Abandon the call before answer.
+    Cancel,
+    /// End the answered call.
+    HangUp,
+}
+
+/// One call's leg on a carrier: events from the network, commands to it.
+#[derive(Debug)]
+pub struct Leg<E, C> {
+    /// Events from the network; closes after `Ended`.
+    pub events: mpsc::Receiver<E>,
+    /// Commands to the network.
+    pub commands: mpsc::Sender<C>,
+}
+
+/// A leg that carries lines of text.
+pub type TextLeg = Leg<TextEvent, TextCommand>;
+
+/// A leg that carries sound.
+pub type AudioLeg = Leg<AudioEvent, AudioCommand>;
 
 /// One call's RTP counters and audio measurements, for the record and
 /// `/metrics`. Counts cover the whole call, early media included.
@@ -169,51 +246,6 @@ pub struct MediaReport {
     pub first_packet_ms: Option<u64>,
 }
 
-/// What the session asks of a leg.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum LegCommand {
-    /// Play a line to the callee. Answered by [`LegEvent::SayDone`].
-    Say {
-        /// Correlates the `SayDone`.
-        id: u64,
-        /// The line.
-        text: String,
-    },
-    /// Part of a line still being written (the dialogue streams its reply):
-    /// the first part opens line `id`, later ones extend it, `last` closes
-    /// it. Answered, like `Say`, by one `SayDone` for the whole line.
-    SayPart {
-        /// Correlates the `SayDone`.
-        id: u64,
-        /// More of the line.
-        text: String,
-        /// No more parts follow.
-        last: bool,
-    },
-    /// Play 8 kHz mono audio (audio legs). Answered by [`LegEvent::PlayDone`].
-    Play {
-        /// Correlates `PlayStarted` and `PlayDone`.
-        id: u64,
-        /// The samples.
-        pcm: Arc<[i16]>,
-    },
-    /// Stop the line (or clip) being played and drop the queued ones (barge-in).
-    StopSaying,
-    /// Abandon the call before answer.
-    Cancel,
-    /// End the answered call.
-    HangUp,
-}
-
-/// One call's leg on a carrier.
-#[derive(Debug)]
-pub struct Leg {
-    /// Events from the network; closes after [`LegEvent::Ended`].
-    pub events: mpsc::Receiver<LegEvent>,
-    /// Commands to the network.
-    pub commands: mpsc::Sender<LegCommand>,
-}
-
 /// Why a carrier could not even start a call.
 #[derive(Debug, Error)]
 #[non_exhaustive]
@@ -224,6 +256,9 @@ pub enum CarrierError {
     /// The carrier is down or unreachable.
     #[error("carrier unavailable: {0}")]
     Unavailable(String),
+    /// The carrier cannot carry audio (a simulated network without voices).
+    #[error("this carrier carries no audio")]
+    NoAudio,
 }
 
 /// A way to reach phones.
@@ -232,60 +267,17 @@ pub trait Carrier: Send + Sync {
     /// A short name for logs and `/metrics` (`sim`, `sip`).
     fn kind(&self) -> &'static str;
 
-    /// Whether a dial with [`DialRequest::audio`] gets an audio leg.
+    /// Whether [`Carrier::dial_audio`] gives audio legs.
     fn carries_audio(&self) -> bool {
         false
     }
 
-    /// Places a call. Returns once the request is on its way; the outcome
-    /// arrives as [`LegEvent`]s.
-    async fn dial(&self, req: DialRequest) -> Result<Leg, CarrierError>;
-}
+    /// Places a call whose leg carries text. Returns once the request is
+    /// on its way; the outcome arrives as events.
+    async fn dial(&self, req: DialRequest) -> Result<TextLeg, CarrierError>;
 
-/// Gathers a line sent in [`LegCommand::SayPart`]s until its last part, for
-/// legs that play text lines whole (the text level of the leg contract).
-#[derive(Debug, Default)]
-pub(crate) struct LineParts {
-    open: Option<(u64, String)>,
-}
-
-impl LineParts {
-    /// Takes a part; returns the whole line once `last` arrives. A part of a
-    /// new line while another is open abandons the open one (its parts were
-    /// never completed by the dialogue).
-    pub(crate) fn push(&mut self, id: u64, text: &str, last: bool) -> Option<String> {
-        match &mut self.open {
-            Some((open_id, so_far)) if *open_id == id => so_far.push_str(text),
-            _ => self.open = Some((id, text.to_owned())),
-        }
-        if last {
-            return self.open.take().map(|(_, text)| text);
-        }
-        None
-    }
-
-    /// The id of a line still waiting for its last part, forgetting it: a
-    /// leg that ends answers it with a stopped `SayDone`.
-    pub(crate) fn take_open(&mut self) -> Option<u64> {
-        self.open.take().map(|(id, _)| id)
-    }
-}
-
-#[cfg(test)]
-mod line_parts_tests {
-    use super::LineParts;
-
-    #[test]
-    fn parts_make_one_line_at_the_last_one() {
-        let mut p = LineParts::default();
-        assert_eq!(p.push(1, "您好，", false), None);
-        assert_eq!(p.push(1, "我是助理。", true).as_deref(), Some("您好，我是助理。"));
-        assert_eq!(p.push(2, "再见。", true).as_deref(), Some("再见。"));
-        // A new line while one is open: the open one is dropped.
-        assert_eq!(p.push(3, "半句", false), None);
-        assert_eq!(p.push(4, "整句。", true).as_deref(), Some("整句。"));
-        assert_eq!(p.push(5, "未完", false), None);
-        assert_eq!(p.take_open(), Some(5));
-        assert_eq!(p.take_open(), None);
+    /// Places a call whose leg carries sound.
+    async fn dial_audio(&self, _req: DialRequest) -> Result<AudioLeg, CarrierError> {
+        Err(CarrierError::NoAudio)
     }
 }

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use futures_util::stream;
 use waihu_carrier::sim::{SimCarrier, SimConfig, SimVoice};
-use waihu_carrier::{Carrier, CarrierError, DialRequest, Leg, LegCommand, LegEvent};
+use waihu_carrier::{AudioCommand, AudioEvent, AudioLeg, Carrier, CarrierError, DialRequest, Signal, TextCommand, TextEvent};
 use waihu_core::lifecycle::LegEnd;
 use waihu_core::wire::VoiceInfo;
 use waihu_core::PhoneNumber;
@@ -108,7 +108,7 @@ struct Utterance {
 }
 
 struct Call {
-    leg: Leg,
+    leg: AudioLeg,
     asr: Arc<ToneAsr>,
     /// When each audio frame was handed over.
     frames: Vec<Instant>,
@@ -119,7 +119,7 @@ struct Call {
     said: Vec<Utterance>,
     speaking: Option<Utterance>,
     /// Events read while waiting for speech, not yet taken.
-    stash: std::collections::VecDeque<LegEvent>,
+    stash: std::collections::VecDeque<AudioEvent>,
 }
 
 fn sim_with(tts: Arc<dyn Tts>, asr: Arc<ToneAsr>) -> SimCarrier {
@@ -127,8 +127,8 @@ fn sim_with(tts: Arc<dyn Tts>, asr: Arc<ToneAsr>) -> SimCarrier {
     SimCarrier::new(SimConfig { speed: 10.0, ..SimConfig::default() }).unwrap().with_voice(voice)
 }
 
-fn request(number: &str, audio: bool) -> DialRequest {
-    DialRequest { call_id: "t".into(), to: PhoneNumber::parse(number).unwrap(), audio }
+fn request(number: &str) -> DialRequest {
+    DialRequest { call_id: "t".into(), to: PhoneNumber::parse(number).unwrap() }
 }
 
 impl Call {
@@ -136,10 +136,10 @@ impl Call {
         let asr = Arc::new(ToneAsr::default());
         let sim = sim_with(Arc::new(ToneTts), asr.clone());
         assert!(sim.carries_audio());
-        Call::on(sim.dial(request(number, true)).await.unwrap(), asr)
+        Call::on(sim.dial_audio(request(number)).await.unwrap(), asr)
     }
 
-    fn on(leg: Leg, asr: Arc<ToneAsr>) -> Call {
+    fn on(leg: AudioLeg, asr: Arc<ToneAsr>) -> Call {
         Call {
             leg,
             asr,
@@ -154,13 +154,13 @@ impl Call {
     }
 
     /// Reads one event; frames are taken in here, others handed back.
-    async fn pump(&mut self) -> Option<LegEvent> {
+    async fn pump(&mut self) -> Option<AudioEvent> {
         let ev = tokio::time::timeout(Duration::from_secs(10), self.leg.events.recv())
             .await
             .expect("an event within 10 s")
             .expect("the leg is open");
         match ev {
-            LegEvent::Audio { pcm, at } => {
+            AudioEvent::Audio { pcm, at } => {
                 assert_eq!(pcm.len(), 160, "20 ms frames");
                 self.frames.push(at);
                 match symbol(&pcm) {
@@ -178,7 +178,7 @@ impl Call {
                 }
                 None
             }
-            LegEvent::Ended { .. } => {
+            AudioEvent::Signal(Signal::Ended { .. }) => {
                 self.close_utterance();
                 Some(ev)
             }
@@ -194,7 +194,7 @@ impl Call {
     }
 
     /// The next event that is not a frame.
-    async fn next(&mut self) -> LegEvent {
+    async fn next(&mut self) -> AudioEvent {
         if let Some(ev) = self.stash.pop_front() {
             return ev;
         }
@@ -238,27 +238,27 @@ impl Call {
     }
 
     async fn answered(&mut self) {
-        assert_eq!(self.next().await, LegEvent::Ringing);
-        assert_eq!(self.next().await, LegEvent::Answered);
+        assert_eq!(self.next().await, AudioEvent::Signal(Signal::Ringing));
+        assert_eq!(self.next().await, AudioEvent::Signal(Signal::Answered));
     }
 
-    async fn send(&self, command: LegCommand) {
+    async fn send(&self, command: AudioCommand) {
         self.leg.commands.send(command).await.unwrap();
     }
 
     async fn play(&self, id: u64, text: &str) -> usize {
         let pcm = encode(text);
         let len = pcm.len();
-        self.send(LegCommand::Play { id, pcm: pcm.into() }).await;
+        self.send(AudioCommand::Play { id, pcm: pcm.into() }).await;
         len
     }
 
     /// Plays `text` whole: returns when its `PlayStarted` and `PlayDone`.
     async fn play_whole(&mut self, id: u64, text: &str) -> (Instant, Instant) {
         let len = self.play(id, text).await;
-        let LegEvent::PlayStarted { id: started, at } = self.next().await else { panic!("PlayStarted first") };
+        let AudioEvent::PlayStarted { id: started, at } = self.next().await else { panic!("PlayStarted first") };
         assert_eq!(started, id);
-        assert_eq!(self.next().await, LegEvent::PlayDone { id, samples_played: len, stopped: false });
+        assert_eq!(self.next().await, AudioEvent::PlayDone { id, samples_played: len, stopped: false });
         (at, Instant::now())
     }
 
@@ -300,8 +300,8 @@ async fn a_cooperative_callee_answers_what_it_heard_in_frames_every_20_ms() {
     assert_eq!(call.said(2).await.text, "好的，知道了。");
     assert_eq!(call.heard_by_callee(), [QUESTION, "王经理让我通知您，明天上午9点开会。"]);
 
-    call.send(LegCommand::HangUp).await;
-    assert_eq!(call.next().await, LegEvent::Ended { end: LegEnd::Released, provider_response: "BYE (simulated)".into() });
+    call.send(AudioCommand::HangUp).await;
+    assert_eq!(call.next().await, AudioEvent::Signal(Signal::Ended { end: LegEnd::Released, provider_response: "BYE (simulated)".into() }));
     call.assert_closed().await;
 
     // A frame every 20 ms from the answer, none lost.
@@ -322,21 +322,21 @@ async fn clips_play_back_to_back_in_order_and_each_is_answered_once() {
     call.answered().await;
     let lens = [250usize, 0, 330, 1600];
     for (i, len) in lens.iter().enumerate() {
-        call.send(LegCommand::Play { id: i as u64 + 1, pcm: vec![3000i16; *len].into() }).await;
+        call.send(AudioCommand::Play { id: i as u64 + 1, pcm: vec![3000i16; *len].into() }).await;
     }
     let mut events = Vec::new();
     while events.len() < 7 {
         events.push(call.next().await);
     }
-    let started = |ev: &LegEvent| match ev {
-        LegEvent::PlayStarted { id, at } => Some((*id, *at)),
+    let started = |ev: &AudioEvent| match ev {
+        AudioEvent::PlayStarted { id, at } => Some((*id, *at)),
         _ => None,
     };
     let order: Vec<String> = events
         .iter()
         .map(|ev| match ev {
-            LegEvent::PlayStarted { id, .. } => format!("started {id}"),
-            LegEvent::PlayDone { id, samples_played, stopped } => format!("done {id} {samples_played} {stopped}"),
+            AudioEvent::PlayStarted { id, .. } => format!("started {id}"),
+            AudioEvent::PlayDone { id, samples_played, stopped } => format!("done {id} {samples_played} {stopped}"),
             other => panic!("unexpected {other:?}"),
         })
         .collect();
@@ -351,56 +351,45 @@ async fn clips_play_back_to_back_in_order_and_each_is_answered_once() {
     let offset = s4.duration_since(s1);
     assert!((40..=200).contains(&ms(offset)), "gapless: clip 4 starts {offset:?} after clip 1");
     call.only_frames_for(Duration::from_millis(200)).await;
-    call.send(LegCommand::HangUp).await;
-    assert!(matches!(call.next().await, LegEvent::Ended { .. }));
+    call.send(AudioCommand::HangUp).await;
+    assert!(matches!(call.next().await, AudioEvent::Signal(Signal::Ended { .. })));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stopping_cuts_the_clip_playing_and_drops_the_queued_ones() {
     let mut call = Call::dial("13000000009").await;
     call.answered().await;
-    call.send(LegCommand::Play { id: 1, pcm: vec![3000i16; 16_000].into() }).await;
-    call.send(LegCommand::Play { id: 2, pcm: vec![3000i16; 8000].into() }).await;
-    assert!(matches!(call.next().await, LegEvent::PlayStarted { id: 1, .. }));
+    call.send(AudioCommand::Play { id: 1, pcm: vec![3000i16; 16_000].into() }).await;
+    call.send(AudioCommand::Play { id: 2, pcm: vec![3000i16; 8000].into() }).await;
+    assert!(matches!(call.next().await, AudioEvent::PlayStarted { id: 1, .. }));
     tokio::time::sleep(Duration::from_millis(300)).await;
-    call.send(LegCommand::StopSaying).await;
+    call.send(AudioCommand::StopPlaying).await;
     match call.next().await {
-        LegEvent::PlayDone { id: 1, samples_played, stopped: true } => {
+        AudioEvent::PlayDone { id: 1, samples_played, stopped: true } => {
             assert!((1600..=6400).contains(&samples_played) && samples_played % 160 == 0, "about 300 ms: {samples_played}")
         }
         other => panic!("the clip playing is cut: {other:?}"),
     }
-    assert_eq!(call.next().await, LegEvent::PlayDone { id: 2, samples_played: 0, stopped: true }, "the queue is dropped");
+    assert_eq!(call.next().await, AudioEvent::PlayDone { id: 2, samples_played: 0, stopped: true }, "the queue is dropped");
     // Nothing plays any more; stopping again does nothing.
-    call.send(LegCommand::StopSaying).await;
+    call.send(AudioCommand::StopPlaying).await;
     call.only_frames_for(Duration::from_millis(200)).await;
     // The leg plays on.
     call.play_whole(3, "好的").await;
-    call.send(LegCommand::HangUp).await;
-    assert!(matches!(call.next().await, LegEvent::Ended { .. }));
+    call.send(AudioCommand::HangUp).await;
+    assert!(matches!(call.next().await, AudioEvent::Signal(Signal::Ended { .. })));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn before_the_answer_nothing_is_heard_and_text_lines_are_refused() {
+async fn before_the_answer_nothing_is_heard() {
     let mut call = Call::dial("13800138000").await;
-    call.send(LegCommand::Play { id: 1, pcm: encode(QUESTION).into() }).await;
-    assert_eq!(call.next().await, LegEvent::PlayDone { id: 1, samples_played: 0, stopped: true });
-    call.send(LegCommand::Say { id: 2, text: QUESTION.into() }).await;
-    assert_eq!(call.next().await, LegEvent::SayDone { id: 2, played_chars: 0, stopped: true });
+    call.send(AudioCommand::Play { id: 1, pcm: encode(QUESTION).into() }).await;
+    assert_eq!(call.next().await, AudioEvent::PlayDone { id: 1, samples_played: 0, stopped: true });
     call.answered().await;
-    // An audio leg takes clips: text lines are answered unplayed.
-    call.send(LegCommand::Say { id: 3, text: QUESTION.into() }).await;
-    assert_eq!(call.next().await, LegEvent::SayDone { id: 3, played_chars: 0, stopped: true });
-    call.send(LegCommand::SayPart { id: 4, text: "喂，".into(), last: false }).await;
-    call.send(LegCommand::SayPart { id: 4, text: "您好。".into(), last: true }).await;
-    assert_eq!(call.next().await, LegEvent::SayDone { id: 4, played_chars: 0, stopped: true });
     call.only_frames_for(Duration::from_millis(1500)).await;
     assert!(call.said.is_empty() && call.heard_by_callee().is_empty(), "nothing was heard, so nothing is answered");
-    // A line still open when the call ends is answered before the end.
-    call.send(LegCommand::SayPart { id: 5, text: "喂，".into(), last: false }).await;
-    call.send(LegCommand::HangUp).await;
-    assert_eq!(call.next().await, LegEvent::SayDone { id: 5, played_chars: 0, stopped: true });
-    assert!(matches!(call.next().await, LegEvent::Ended { end: LegEnd::Released, .. }));
+    call.send(AudioCommand::HangUp).await;
+    assert!(matches!(call.next().await, AudioEvent::Signal(Signal::Ended { end: LegEnd::Released, .. })));
     call.assert_closed().await;
 }
 
@@ -410,12 +399,12 @@ async fn hanging_up_answers_every_clip_before_ended() {
     call.answered().await;
     call.play(1, CONTENT).await;
     call.play(2, QUESTION).await;
-    assert!(matches!(call.next().await, LegEvent::PlayStarted { id: 1, .. }));
+    assert!(matches!(call.next().await, AudioEvent::PlayStarted { id: 1, .. }));
     tokio::time::sleep(Duration::from_millis(100)).await;
-    call.send(LegCommand::HangUp).await;
-    assert!(matches!(call.next().await, LegEvent::PlayDone { id: 1, samples_played: 1.., stopped: true }));
-    assert_eq!(call.next().await, LegEvent::PlayDone { id: 2, samples_played: 0, stopped: true });
-    assert_eq!(call.next().await, LegEvent::Ended { end: LegEnd::Released, provider_response: "BYE (simulated)".into() });
+    call.send(AudioCommand::HangUp).await;
+    assert!(matches!(call.next().await, AudioEvent::PlayDone { id: 1, samples_played: 1.., stopped: true }));
+    assert_eq!(call.next().await, AudioEvent::PlayDone { id: 2, samples_played: 0, stopped: true });
+    assert_eq!(call.next().await, AudioEvent::Signal(Signal::Ended { end: LegEnd::Released, provider_response: "BYE (simulated)".into() }));
     call.assert_closed().await;
 }
 
@@ -426,7 +415,7 @@ async fn the_wrong_person_says_so_and_hangs_up_after_its_last_word() {
     call.play_whole(1, QUESTION).await;
     assert_eq!(call.said(1).await.text, "不是，你打错了。");
     call.play_whole(2, CONTENT).await;
-    assert_eq!(call.next().await, LegEvent::Ended { end: LegEnd::RemoteHangup, provider_response: "BYE from callee (simulated)".into() });
+    assert_eq!(call.next().await, AudioEvent::Signal(Signal::Ended { end: LegEnd::RemoteHangup, provider_response: "BYE from callee (simulated)".into() }));
     let ended = Instant::now();
     let last_word = call.said.last().expect("it spoke before hanging up");
     assert_eq!(last_word.text, "你打错了，我挂了啊。", "its last line is heard whole before the BYE");
@@ -444,19 +433,19 @@ async fn a_callee_that_talks_over_starts_speaking_while_the_clip_still_plays() {
     // 41 characters: 1.64 s. As on a text leg it cuts in 1 s in, or
     // half-way into a line shorter than 2 s: here 0.82 s in.
     let len = call.play(2, CONTENT).await;
-    let LegEvent::PlayStarted { id: 2, at: started } = call.next().await else { panic!("PlayStarted") };
+    let AudioEvent::PlayStarted { id: 2, at: started } = call.next().await else { panic!("PlayStarted") };
     let voice = call.voice().await;
     let into = voice.duration_since(started);
     assert!((800..1300).contains(&ms(into)), "talks over half-way into the clip: {into:?}");
-    assert_eq!(call.next().await, LegEvent::PlayDone { id: 2, samples_played: len, stopped: false }, "while the clip still played");
+    assert_eq!(call.next().await, AudioEvent::PlayDone { id: 2, samples_played: len, stopped: false }, "while the clip still played");
     assert_eq!(call.said(2).await.text, "等一下，你说几点？");
     // Its question was its answer to the clip: it now waits for the AI.
     call.only_frames_for(Duration::from_millis(800)).await;
     assert_eq!(call.said.len(), 2);
     call.play_whole(3, "是明天上午9点。").await;
     assert_eq!(call.said(3).await.text, "好的，知道了。");
-    call.send(LegCommand::HangUp).await;
-    assert!(matches!(call.next().await, LegEvent::Ended { .. }));
+    call.send(AudioCommand::HangUp).await;
+    assert!(matches!(call.next().await, AudioEvent::Signal(Signal::Ended { .. })));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -466,18 +455,18 @@ async fn an_acknowledger_stopped_at_its_nod_invites_the_ai_to_go_on() {
     call.play_whole(1, QUESTION).await;
     assert_eq!(call.said(1).await.text, CONFIRM);
     call.play(2, CONTENT).await;
-    assert!(matches!(call.next().await, LegEvent::PlayStarted { id: 2, .. }));
+    assert!(matches!(call.next().await, AudioEvent::PlayStarted { id: 2, .. }));
     // A naive barge-in: the AI stops at the first sound of the callee.
     call.voice().await;
-    call.send(LegCommand::StopSaying).await;
-    assert!(matches!(call.next().await, LegEvent::PlayDone { id: 2, stopped: true, .. }));
+    call.send(AudioCommand::StopPlaying).await;
+    assert!(matches!(call.next().await, AudioEvent::PlayDone { id: 2, stopped: true, .. }));
     assert_eq!(call.said(2).await.text, "嗯");
     assert_eq!(call.said(3).await.text, "嗯，你说。", "cut off, it lets the AI go on");
     let heard = call.heard_by_callee();
     let part = heard.last().unwrap();
     assert!(!part.is_empty() && CONTENT.starts_with(part.as_str()) && part.len() < CONTENT.len(), "it heard the start only: {part}");
-    call.send(LegCommand::HangUp).await;
-    assert!(matches!(call.next().await, LegEvent::Ended { .. }));
+    call.send(AudioCommand::HangUp).await;
+    assert!(matches!(call.next().await, AudioEvent::Signal(Signal::Ended { .. })));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -493,13 +482,13 @@ async fn a_slow_reader_loses_frames_but_the_clock_keeps_time() {
     let mut clip = Vec::new();
     while let Ok(ev) = call.leg.events.try_recv() {
         match ev {
-            LegEvent::Audio { .. } => frames += 1,
+            AudioEvent::Audio { .. } => frames += 1,
             other => clip.push(other),
         }
     }
     assert!((50..=57).contains(&frames), "frames filled the channel but for the room kept for other events: {frames}");
     // The clip played on time all the same, and was reported.
-    let [LegEvent::PlayStarted { id: 1, at }, LegEvent::PlayDone { id: 1, samples_played, stopped: false }] = clip.as_slice() else {
+    let [AudioEvent::PlayStarted { id: 1, at }, AudioEvent::PlayDone { id: 1, samples_played, stopped: false }] = clip.as_slice() else {
         panic!("the clip's events, not lost: {clip:?}")
     };
     assert_eq!(*samples_played, len);
@@ -512,19 +501,19 @@ async fn a_slow_reader_loses_frames_but_the_clock_keeps_time() {
     let span = call.frames.last().unwrap().duration_since(fresh);
     let expected = (span.as_secs_f64() / 0.020).round() as usize + 1;
     assert!(call.frames.len().abs_diff(expected) <= 3, "{} frames in {span:?}", call.frames.len());
-    call.send(LegCommand::HangUp).await;
-    assert!(matches!(call.next().await, LegEvent::Ended { .. }));
+    call.send(AudioCommand::HangUp).await;
+    assert!(matches!(call.next().await, AudioEvent::Signal(Signal::Ended { .. })));
 }
 
 #[tokio::test]
 async fn without_voice_engines_audio_calls_are_refused_and_text_calls_go_on() {
     let sim = SimCarrier::new(SimConfig::default()).unwrap();
     assert!(!sim.carries_audio());
-    match sim.dial(request("13800138000", true)).await {
+    match sim.dial_audio(request("13800138000")).await {
         Err(CarrierError::Unavailable(why)) => assert!(why.contains("no voice engines configured"), "{why}"),
         other => panic!("refused as unavailable: {other:?}"),
     }
-    assert!(sim.dial(request("13800138000", false)).await.is_ok());
+    assert!(sim.dial(request("13800138000")).await.is_ok());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -532,47 +521,44 @@ async fn a_voiced_network_still_gives_text_legs_for_dialogue_tests() {
     let asr = Arc::new(ToneAsr::default());
     let voice = SimVoice { tts: Arc::new(ToneTts), asr: asr.clone(), voice_id: None };
     let sim = SimCarrier::new(SimConfig { speed: 100.0, ..SimConfig::default() }).unwrap().with_voice(voice);
-    let mut leg = sim.dial(request("13800138000", false)).await.unwrap();
+    let mut leg = sim.dial(request("13800138000")).await.unwrap();
     let mut seen = Vec::new();
     while let Ok(Some(ev)) = tokio::time::timeout(Duration::from_secs(5), leg.events.recv()).await {
-        assert!(!matches!(ev, LegEvent::Audio { .. } | LegEvent::PlayStarted { .. }), "a text leg carries no audio: {ev:?}");
-        if ev == LegEvent::Answered {
-            leg.commands.send(LegCommand::Say { id: 1, text: QUESTION.into() }).await.unwrap();
+        if ev == TextEvent::Signal(Signal::Answered) {
+            leg.commands.send(TextCommand::Say { id: 1, text: QUESTION.into() }).await.unwrap();
         }
-        let heard = matches!(ev, LegEvent::Heard(_));
+        let heard = matches!(ev, TextEvent::Heard(_));
         seen.push(ev);
         if heard {
             break;
         }
     }
-    assert_eq!(seen.last(), Some(&LegEvent::Heard(CONFIRM.into())), "{seen:?}");
+    assert_eq!(seen.last(), Some(&TextEvent::Heard(CONFIRM.into())), "{seen:?}");
     assert!(asr.heard.lock().unwrap().is_empty(), "no engine works on a text leg");
 }
 
 #[tokio::test(start_paused = true)]
-async fn text_legs_assemble_line_parts_and_answer_clips_unheard() {
+async fn text_legs_assemble_line_parts() {
     let sim = SimCarrier::new(SimConfig::default()).unwrap();
-    let mut leg = sim.dial(request("13800138000", false)).await.unwrap();
-    assert_eq!(leg.events.recv().await, Some(LegEvent::Ringing));
-    assert_eq!(leg.events.recv().await, Some(LegEvent::Answered));
-    leg.commands.send(LegCommand::Play { id: 9, pcm: encode("你好").into() }).await.unwrap();
-    assert_eq!(leg.events.recv().await, Some(LegEvent::PlayDone { id: 9, samples_played: 0, stopped: true }));
+    let mut leg = sim.dial(request("13800138000")).await.unwrap();
+    assert_eq!(leg.events.recv().await, Some(TextEvent::Signal(Signal::Ringing)));
+    assert_eq!(leg.events.recv().await, Some(TextEvent::Signal(Signal::Answered)));
     let (a, b) = ("喂，您好，我是王经理的AI助理，", "请问是张总吗？");
-    leg.commands.send(LegCommand::SayPart { id: 1, text: a.into(), last: false }).await.unwrap();
+    leg.commands.send(TextCommand::SayPart { id: 1, text: a.into(), last: false }).await.unwrap();
     let t0 = tokio::time::Instant::now();
     tokio::time::sleep(Duration::from_millis(500)).await;
-    leg.commands.send(LegCommand::SayPart { id: 1, text: b.into(), last: true }).await.unwrap();
+    leg.commands.send(TextCommand::SayPart { id: 1, text: b.into(), last: true }).await.unwrap();
     let chars = a.chars().count() + b.chars().count();
-    assert_eq!(leg.events.recv().await, Some(LegEvent::SayDone { id: 1, played_chars: chars, stopped: false }));
+    assert_eq!(leg.events.recv().await, Some(TextEvent::SayDone { id: 1, played_chars: chars, stopped: false }));
     // The whole line, played from its last part at 4.5 characters a second.
     let played = t0.elapsed().as_secs_f64() - 0.5;
     assert!((played - chars as f64 / 4.5).abs() < 0.01, "{played} s");
-    assert_eq!(leg.events.recv().await, Some(LegEvent::SpeechStarted));
-    assert_eq!(leg.events.recv().await, Some(LegEvent::Heard(CONFIRM.into())), "the callee heard the whole question");
-    leg.commands.send(LegCommand::SayPart { id: 2, text: "好的，".into(), last: false }).await.unwrap();
-    leg.commands.send(LegCommand::HangUp).await.unwrap();
-    assert_eq!(leg.events.recv().await, Some(LegEvent::SayDone { id: 2, played_chars: 0, stopped: true }));
-    assert!(matches!(leg.events.recv().await, Some(LegEvent::Ended { .. })));
+    assert_eq!(leg.events.recv().await, Some(TextEvent::SpeechStarted));
+    assert_eq!(leg.events.recv().await, Some(TextEvent::Heard(CONFIRM.into())), "the callee heard the whole question");
+    leg.commands.send(TextCommand::SayPart { id: 2, text: "好的，".into(), last: false }).await.unwrap();
+    leg.commands.send(TextCommand::HangUp).await.unwrap();
+    assert_eq!(leg.events.recv().await, Some(TextEvent::SayDone { id: 2, played_chars: 0, stopped: true }));
+    assert!(matches!(leg.events.recv().await, Some(TextEvent::Signal(Signal::Ended { .. }))));
     assert_eq!(leg.events.recv().await, None);
 }
 
@@ -585,7 +571,7 @@ async fn through_espeak_the_callees_frames_carry_speech() {
     }
     let espeak = waihu_speech::tts::EspeakTts::new(waihu_speech::tts::EspeakConfig::default()).unwrap();
     let asr = Arc::new(ToneAsr::default());
-    let mut call = Call::on(sim_with(Arc::new(espeak), asr.clone()).dial(request("13800138000", true)).await.unwrap(), asr);
+    let mut call = Call::on(sim_with(Arc::new(espeak), asr.clone()).dial_audio(request("13800138000")).await.unwrap(), asr);
     call.answered().await;
     call.play_whole(1, QUESTION).await;
     // The frames that follow: the hiss, then the callee's confirmation.
@@ -594,7 +580,7 @@ async fn through_espeak_the_callees_frames_carry_speech() {
     let until = Instant::now() + Duration::from_secs(6);
     while Instant::now() < until {
         match tokio::time::timeout(Duration::from_secs(2), call.leg.events.recv()).await {
-            Ok(Some(LegEvent::Audio { pcm, .. })) => levels.push(rms(&pcm)),
+            Ok(Some(AudioEvent::Audio { pcm, .. })) => levels.push(rms(&pcm)),
             Ok(Some(other)) => panic!("unexpected {other:?}"),
             _ => break,
         }
@@ -608,6 +594,6 @@ async fn through_espeak_the_callees_frames_carry_speech() {
     assert!(voiced >= 25, "at least half a second of speech: {voiced} voiced frames of {}", levels.len());
     assert!(loudest > 1500.0, "speech-level audio: loudest frame RMS {loudest:.0}");
     assert!(levels[..3].iter().all(|l| *l < 10.0), "the hiss before it: {:?}", &levels[..3]);
-    call.send(LegCommand::HangUp).await;
-    assert!(matches!(call.next().await, LegEvent::Ended { .. }));
+    call.send(AudioCommand::HangUp).await;
+    assert!(matches!(call.next().await, AudioEvent::Signal(Signal::Ended { .. })));
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use tokio::time::{timeout, Instant};
 use waihu_carrier::sim::{builtin_personas, CalleeResult, SimCarrier, SimConfig, SimConfigError};
-use waihu_carrier::{Carrier, DialRequest, Leg, LegCommand, LegEvent};
+use waihu_carrier::{Carrier, DialRequest, Signal, TextCommand, TextEvent, TextLeg};
 use waihu_core::lifecycle::LegEnd;
 use waihu_core::PhoneNumber;
 
@@ -42,7 +42,7 @@ fn approx(actual: f64, expected: f64) {
 
 /// A leg with a stopwatch started at the dial.
 struct Probe {
-    leg: Leg,
+    leg: TextLeg,
     t0: Instant,
     next_id: u64,
 }
@@ -50,7 +50,7 @@ struct Probe {
 impl Probe {
     async fn dial(carrier: &SimCarrier, number: &str) -> Probe {
         let t0 = Instant::now();
-        let req = DialRequest { call_id: format!("test-{number}"), to: PhoneNumber::parse(number).unwrap(), audio: false };
+        let req = DialRequest { call_id: format!("test-{number}"), to: PhoneNumber::parse(number).unwrap() };
         Probe { leg: carrier.dial(req).await.expect("the simulator always dials"), t0, next_id: 0 }
     }
 
@@ -60,7 +60,7 @@ impl Probe {
 
     /// The next event within `limit` seconds, with its time since the dial.
     /// `None` when nothing comes; panics if the leg closed without `Ended`.
-    async fn next_within(&mut self, limit: f64) -> Option<(f64, LegEvent)> {
+    async fn next_within(&mut self, limit: f64) -> Option<(f64, TextEvent)> {
         match timeout(Duration::from_secs_f64(limit), self.leg.events.recv()).await {
             Ok(Some(e)) => Some((self.secs(), e)),
             Ok(None) => panic!("the events channel closed"),
@@ -68,25 +68,25 @@ impl Probe {
         }
     }
 
-    async fn next(&mut self) -> (f64, LegEvent) {
+    async fn next(&mut self) -> (f64, TextEvent) {
         self.next_within(600.0).await.expect("an event within 10 minutes")
     }
 
-    async fn send(&self, command: LegCommand) {
+    async fn send(&self, command: TextCommand) {
         self.leg.commands.send(command).await.expect("the leg is alive");
     }
 
     async fn say(&mut self, text: &str) -> u64 {
         self.next_id += 1;
-        self.send(LegCommand::Say { id: self.next_id, text: text.to_owned() }).await;
+        self.send(TextCommand::Say { id: self.next_id, text: text.to_owned() }).await;
         self.next_id
     }
 
     /// Waits for `Answered` and returns its time.
     async fn answered(&mut self) -> f64 {
-        assert!(matches!(self.next().await, (_, LegEvent::Ringing)));
+        assert!(matches!(self.next().await, (_, TextEvent::Signal(Signal::Ringing))));
         let (t, e) = self.next().await;
-        assert_eq!(e, LegEvent::Answered);
+        assert_eq!(e, TextEvent::Signal(Signal::Answered));
         t
     }
 
@@ -117,29 +117,29 @@ async fn converse(carrier: &SimCarrier, number: &str, barge_in: bool) -> Call {
     loop {
         let Some((_, event)) = p.next_within(60.0).await else {
             // Silence: give up like the lifecycle's silence timer would.
-            p.send(LegCommand::HangUp).await;
+            p.send(TextCommand::HangUp).await;
             continue;
         };
         let reply: Option<(&str, bool)> = match event {
-            LegEvent::Ringing => None,
-            LegEvent::Answered => Some((OPENING, false)),
-            LegEvent::SpeechStarted => {
+            TextEvent::Signal(Signal::Ringing) => None,
+            TextEvent::Signal(Signal::Answered) => Some((OPENING, false)),
+            TextEvent::SpeechStarted => {
                 if barge_in && playing > 0 {
-                    p.send(LegCommand::StopSaying).await;
+                    p.send(TextCommand::StopSaying).await;
                 }
                 None
             }
-            LegEvent::SayDone { id, played_chars, stopped } => {
+            TextEvent::SayDone { id, played_chars, stopped } => {
                 playing -= 1;
                 if stopped {
                     transcript[line_index[&id]].push_str(&format!(" [stopped after {played_chars}]"));
                 }
                 if hang_up_after == Some(id) {
-                    p.send(LegCommand::HangUp).await;
+                    p.send(TextCommand::HangUp).await;
                 }
                 None
             }
-            LegEvent::Heard(text) => {
+            TextEvent::Heard(text) => {
                 transcript.push(format!("callee: {text}"));
                 let has = |w: &str| w.split('|').any(|w| text.contains(w));
                 if has("打错") {
@@ -169,12 +169,9 @@ async fn converse(carrier: &SimCarrier, number: &str, barge_in: bool) -> Call {
                     Some(("喂，您好，能听到吗？", false))
                 }
             }
-            // A text-level leg carries no audio and reports no turn latency.
-            ev @ (LegEvent::Media(_) | LegEvent::Audio { .. } | LegEvent::PlayStarted { .. } | LegEvent::PlayDone { .. } | LegEvent::TurnLatency(_)) => {
-                assert!(matches!(ev, LegEvent::Media(_)), "a text leg sent {ev:?}");
-                None
-            }
-            LegEvent::Ended { end, provider_response } => return Call { transcript, end, provider_response },
+            // A text leg carries no audio (its type says so).
+            TextEvent::Signal(Signal::Media(_)) => None,
+            TextEvent::Signal(Signal::Ended { end, provider_response }) => return Call { transcript, end, provider_response },
         };
         if let Some((line, then_hang_up)) = reply {
             let id = p.say(line).await;
@@ -208,28 +205,28 @@ async fn cooperative_numbers_confirm_acknowledge_and_let_the_ai_hang_up() {
 async fn cooperative_timeline_rings_answers_and_replies_at_speaking_pace() {
     let mut p = Probe::dial(&default_carrier(), "13800138000").await;
     let (t, e) = p.next().await;
-    assert_eq!(e, LegEvent::Ringing);
+    assert_eq!(e, TextEvent::Signal(Signal::Ringing));
     approx(t, 0.3);
     let (t, e) = p.next().await;
-    assert_eq!(e, LegEvent::Answered);
+    assert_eq!(e, TextEvent::Signal(Signal::Answered));
     approx(t, 2.3);
     let id = p.say(OPENING).await;
     let line_end = 2.3 + secs_for(OPENING);
     let (t, e) = p.next().await;
-    assert_eq!(e, LegEvent::SayDone { id, played_chars: OPENING.chars().count(), stopped: false });
+    assert_eq!(e, TextEvent::SayDone { id, played_chars: OPENING.chars().count(), stopped: false });
     approx(t, line_end);
     let (t, e) = p.next().await;
-    assert_eq!(e, LegEvent::SpeechStarted);
+    assert_eq!(e, TextEvent::SpeechStarted);
     approx(t, line_end + 0.6);
     let (t, e) = p.next().await;
-    assert_eq!(e, LegEvent::Heard("对，是我，什么事？".into()));
+    assert_eq!(e, TextEvent::Heard("对，是我，什么事？".into()));
     approx(t, line_end + 0.6 + 2.0);
     // After the goodbye it stays quiet until the AI hangs up.
     p.say(BYE).await;
-    assert!(matches!(p.next().await.1, LegEvent::SayDone { stopped: false, .. }));
+    assert!(matches!(p.next().await.1, TextEvent::SayDone { stopped: false, .. }));
     assert_eq!(p.next_within(120.0).await, None);
-    p.send(LegCommand::HangUp).await;
-    assert_eq!(p.next().await.1, LegEvent::Ended { end: LegEnd::Released, provider_response: "BYE (simulated)".into() });
+    p.send(TextCommand::HangUp).await;
+    assert_eq!(p.next().await.1, TextEvent::Signal(Signal::Ended { end: LegEnd::Released, provider_response: "BYE (simulated)".into() }));
     p.assert_closed().await;
 }
 
@@ -243,10 +240,10 @@ async fn wrong_person_denies_and_never_hears_the_content() {
 #[tokio::test(start_paused = true)]
 async fn busy_rings_then_486() {
     let mut p = Probe::dial(&default_carrier(), "13000000002").await;
-    assert_eq!(p.next().await.1, LegEvent::Ringing);
+    assert_eq!(p.next().await.1, TextEvent::Signal(Signal::Ringing));
     let (t, e) = p.next().await;
     approx(t, 1.3);
-    let LegEvent::Ended { end, provider_response } = e else { panic!("{e:?}") };
+    let TextEvent::Signal(Signal::Ended { end, provider_response }) = e else { panic!("{e:?}") };
     assert_eq!(end, LegEnd::Busy);
     assert!(provider_response.contains("486"), "{provider_response}");
     assert_eq!(provider_response, "486 Busy Here (simulated)");
@@ -256,22 +253,22 @@ async fn busy_rings_then_486() {
 #[tokio::test(start_paused = true)]
 async fn no_answer_rings_until_cancelled() {
     let mut p = Probe::dial(&default_carrier(), "13000000003").await;
-    assert_eq!(p.next().await.1, LegEvent::Ringing);
+    assert_eq!(p.next().await.1, TextEvent::Signal(Signal::Ringing));
     assert_eq!(p.next_within(300.0).await, None, "still ringing after five minutes");
-    p.send(LegCommand::Cancel).await;
+    p.send(TextCommand::Cancel).await;
     let (t, e) = p.next().await;
     approx(t, 300.3);
-    assert_eq!(e, LegEvent::Ended { end: LegEnd::Released, provider_response: "487 Request Terminated (simulated)".into() });
+    assert_eq!(e, TextEvent::Signal(Signal::Ended { end: LegEnd::Released, provider_response: "487 Request Terminated (simulated)".into() }));
     p.assert_closed().await;
 }
 
 #[tokio::test(start_paused = true)]
 async fn declined_rings_four_seconds_then_603() {
     let mut p = Probe::dial(&default_carrier(), "13000000004").await;
-    assert_eq!(p.next().await.1, LegEvent::Ringing);
+    assert_eq!(p.next().await.1, TextEvent::Signal(Signal::Ringing));
     let (t, e) = p.next().await;
     approx(t, 4.3);
-    assert_eq!(e, LegEvent::Ended { end: LegEnd::Declined, provider_response: "603 Decline (simulated)".into() });
+    assert_eq!(e, TextEvent::Signal(Signal::Ended { end: LegEnd::Declined, provider_response: "603 Decline (simulated)".into() }));
 }
 
 #[tokio::test(start_paused = true)]
@@ -280,10 +277,10 @@ async fn hangs_up_a_second_after_the_first_line_without_a_word() {
     let answered = p.answered().await;
     p.say(OPENING).await;
     let (t, e) = p.next().await;
-    assert!(matches!(e, LegEvent::SayDone { stopped: false, .. }));
+    assert!(matches!(e, TextEvent::SayDone { stopped: false, .. }));
     approx(t, answered + secs_for(OPENING));
     let (t_end, e) = p.next().await;
-    assert_eq!(e, LegEvent::Ended { end: LegEnd::RemoteHangup, provider_response: "BYE from callee (simulated)".into() });
+    assert_eq!(e, TextEvent::Signal(Signal::Ended { end: LegEnd::RemoteHangup, provider_response: "BYE from callee (simulated)".into() }));
     approx(t_end - t, 1.0);
     p.assert_closed().await;
 }
@@ -322,26 +319,26 @@ async fn talks_over_starts_a_question_one_second_into_the_content() {
     p.answered().await;
     p.say(OPENING).await;
     p.next().await; // SayDone
-    assert_eq!(p.next().await.1, LegEvent::SpeechStarted);
-    assert_eq!(p.next().await.1, LegEvent::Heard("对，是我，什么事？".into()));
+    assert_eq!(p.next().await.1, TextEvent::SpeechStarted);
+    assert_eq!(p.next().await.1, TextEvent::Heard("对，是我，什么事？".into()));
     let id = p.say(CONTENT).await;
     let started = p.secs();
     let (t, e) = p.next().await;
-    assert_eq!(e, LegEvent::SpeechStarted, "the callee talks before the line ends");
+    assert_eq!(e, TextEvent::SpeechStarted, "the callee talks before the line ends");
     approx(t - started, 1.0);
     // Without barge-in the line plays on; the question arrives over it.
     let (t, e) = p.next().await;
-    assert_eq!(e, LegEvent::Heard("等一下，你说几点？".into()));
+    assert_eq!(e, TextEvent::Heard("等一下，你说几点？".into()));
     approx(t - started, 1.0 + 2.0);
     let (t, e) = p.next().await;
-    assert_eq!(e, LegEvent::SayDone { id, played_chars: CONTENT.chars().count(), stopped: false });
+    assert_eq!(e, TextEvent::SayDone { id, played_chars: CONTENT.chars().count(), stopped: false });
     approx(t - started, secs_for(CONTENT));
     // The question answered the content line: the callee waits for the answer.
     assert_eq!(p.next_within(10.0).await, None);
     p.say(WHEN).await;
     p.next().await;
     p.next().await;
-    assert_eq!(p.next().await.1, LegEvent::Heard("好的，知道了。".into()));
+    assert_eq!(p.next().await.1, TextEvent::Heard("好的，知道了。".into()));
 }
 
 #[tokio::test(start_paused = true)]
@@ -367,12 +364,12 @@ async fn silent_answers_and_never_speaks() {
     let mut p = Probe::dial(&default_carrier(), "13000000009").await;
     p.answered().await;
     p.say(OPENING).await;
-    assert!(matches!(p.next().await.1, LegEvent::SayDone { stopped: false, .. }));
+    assert!(matches!(p.next().await.1, TextEvent::SayDone { stopped: false, .. }));
     p.say("喂，您好，能听到吗？").await;
-    assert!(matches!(p.next().await.1, LegEvent::SayDone { stopped: false, .. }));
+    assert!(matches!(p.next().await.1, TextEvent::SayDone { stopped: false, .. }));
     assert_eq!(p.next_within(120.0).await, None);
-    p.send(LegCommand::HangUp).await;
-    assert_eq!(p.next().await.1, LegEvent::Ended { end: LegEnd::Released, provider_response: "BYE (simulated)".into() });
+    p.send(TextCommand::HangUp).await;
+    assert_eq!(p.next().await.1, TextEvent::Signal(Signal::Ended { end: LegEnd::Released, provider_response: "BYE (simulated)".into() }));
 }
 
 #[tokio::test(start_paused = true)]
@@ -387,7 +384,7 @@ async fn unreachable_fails_with_404_after_a_second_without_ringing() {
     let mut p = Probe::dial(&default_carrier(), "13000000011").await;
     let (t, e) = p.next().await;
     approx(t, 1.0);
-    assert_eq!(e, LegEvent::Ended { end: LegEnd::Failed, provider_response: "404 Not Found (simulated)".into() });
+    assert_eq!(e, TextEvent::Signal(Signal::Ended { end: LegEnd::Failed, provider_response: "404 Not Found (simulated)".into() }));
     p.assert_closed().await;
 }
 
@@ -422,14 +419,14 @@ async fn acknowledger_says_a_short_mm_mid_line_and_acknowledges_after() {
     let id = p.say(CONTENT).await;
     let started = p.secs();
     let (t_start, e) = p.next().await;
-    assert_eq!(e, LegEvent::SpeechStarted);
+    assert_eq!(e, TextEvent::SpeechStarted);
     approx(t_start - started, secs_for(CONTENT) / 2.0);
     let (t_heard, e) = p.next().await;
-    assert_eq!(e, LegEvent::Heard("嗯".into()));
+    assert_eq!(e, TextEvent::Heard("嗯".into()));
     assert!(t_heard - t_start < 0.3, "嗯 lasted {:.3}s", t_heard - t_start);
-    assert_eq!(p.next().await.1, LegEvent::SayDone { id, played_chars: CONTENT.chars().count(), stopped: false });
-    assert_eq!(p.next().await.1, LegEvent::SpeechStarted);
-    assert_eq!(p.next().await.1, LegEvent::Heard("可以，没问题。".into()));
+    assert_eq!(p.next().await.1, TextEvent::SayDone { id, played_chars: CONTENT.chars().count(), stopped: false });
+    assert_eq!(p.next().await.1, TextEvent::SpeechStarted);
+    assert_eq!(p.next().await.1, TextEvent::Heard("可以，没问题。".into()));
 }
 
 #[tokio::test(start_paused = true)]
@@ -448,15 +445,15 @@ async fn a_nine_character_line_takes_two_seconds_and_stopping_it_reports_what_pl
     let start = p.secs();
     let id = p.say("一二三四五六七八九").await;
     let (t, e) = p.next().await;
-    assert_eq!(e, LegEvent::SayDone { id, played_chars: 9, stopped: false });
+    assert_eq!(e, TextEvent::SayDone { id, played_chars: 9, stopped: false });
     approx(t - start, 2.0);
     // The callee would answer after 0.6 s; stop a second line before that.
     let id = p.say("一二三四五六七八九").await;
     tokio::time::sleep(Duration::from_secs(1)).await;
     let stop_at = p.secs();
-    p.send(LegCommand::StopSaying).await;
+    p.send(TextCommand::StopSaying).await;
     let (t, e) = p.next().await;
-    let LegEvent::SayDone { id: done, played_chars, stopped } = e else { panic!("{e:?}") };
+    let TextEvent::SayDone { id: done, played_chars, stopped } = e else { panic!("{e:?}") };
     assert_eq!((done, stopped), (id, true));
     assert!((4..=5).contains(&played_chars), "{played_chars}");
     approx(t, stop_at);
@@ -471,12 +468,12 @@ async fn queued_lines_play_in_order_and_the_callee_answers_them_together() {
     let b = p.say("请问是张总吗？").await;
     let (t1, e1) = p.next().await;
     let (t2, e2) = p.next().await;
-    assert!(matches!(e1, LegEvent::SayDone { id, .. } if id == a));
-    assert!(matches!(e2, LegEvent::SayDone { id, .. } if id == b));
+    assert!(matches!(e1, TextEvent::SayDone { id, .. } if id == a));
+    assert!(matches!(e2, TextEvent::SayDone { id, .. } if id == b));
     approx(t1 - start, secs_for("喂，您好，我是王经理的 AI 助理，"));
     approx(t2 - start, secs_for("喂，您好，我是王经理的 AI 助理，请问是张总吗？"));
-    assert_eq!(p.next().await.1, LegEvent::SpeechStarted);
-    assert_eq!(p.next().await.1, LegEvent::Heard("对，是我，什么事？".into()));
+    assert_eq!(p.next().await.1, TextEvent::SpeechStarted);
+    assert_eq!(p.next().await.1, TextEvent::Heard("对，是我，什么事？".into()));
 }
 
 #[tokio::test(start_paused = true)]
@@ -486,7 +483,7 @@ async fn a_turn_ending_on_a_comma_gets_more_patience() {
     p.say("喂，您好，").await;
     let (t_done, _) = p.next().await;
     let (t, e) = p.next().await;
-    assert_eq!(e, LegEvent::SpeechStarted);
+    assert_eq!(e, TextEvent::SpeechStarted);
     approx(t - t_done, 0.6 + 1.5);
 }
 
@@ -500,7 +497,7 @@ async fn speed_ten_runs_everything_ten_times_faster() {
     let (t, _) = p.next().await;
     approx(t - start, 0.2);
     let (t2, e) = p.next().await;
-    assert_eq!(e, LegEvent::SpeechStarted);
+    assert_eq!(e, TextEvent::SpeechStarted);
     approx(t2 - t, 0.06);
 
     let mut p = Probe::dial(&fast, "13000000004").await;
@@ -548,25 +545,25 @@ async fn scripted_callees_from_toml_behave_as_written() {
     p.say("您好，请问是刘老师吗？").await;
     p.next().await;
     p.next().await;
-    assert_eq!(p.next().await.1, LegEvent::Heard("是我，刘老师。".into()));
+    assert_eq!(p.next().await.1, TextEvent::Heard("是我，刘老师。".into()));
     p.say("明天下午开家长会。").await;
     p.next().await;
     p.next().await;
-    assert_eq!(p.next().await.1, LegEvent::Heard("行，我会去的。".into()));
+    assert_eq!(p.next().await.1, TextEvent::Heard("行，我会去的。".into()));
     p.say("今天天气不错。").await;
     p.next().await;
     p.next().await;
-    assert_eq!(p.next().await.1, LegEvent::Heard("嗯？".into()));
+    assert_eq!(p.next().await.1, TextEvent::Heard("嗯？".into()));
     p.say("好的，再见。").await;
     p.next().await;
     let (_, e) = p.next().await;
-    assert_eq!(e, LegEvent::Ended { end: LegEnd::RemoteHangup, provider_response: "BYE from callee (simulated)".into() });
+    assert_eq!(e, TextEvent::Signal(Signal::Ended { end: LegEnd::RemoteHangup, provider_response: "BYE from callee (simulated)".into() }));
 
     let mut p = Probe::dial(&sim, "13000000101").await;
-    assert_eq!(p.next().await.1, LegEvent::Ringing);
+    assert_eq!(p.next().await.1, TextEvent::Signal(Signal::Ringing));
     let (t, e) = p.next().await;
     approx(t, (0.3 + 20.0) / 2.0);
-    assert_eq!(e, LegEvent::Ended { end: LegEnd::NoAnswer, provider_response: "480 Temporarily Unavailable (simulated)".into() });
+    assert_eq!(e, TextEvent::Signal(Signal::Ended { end: LegEnd::NoAnswer, provider_response: "480 Temporarily Unavailable (simulated)".into() }));
 
     let mut p = Probe::dial(&sim, "13000000102").await;
     p.next().await;
@@ -610,7 +607,7 @@ async fn other_numbers_reach_the_default_persona() {
     let busy_by_default = carrier(SimConfig { default_persona: "busy".into(), ..SimConfig::default() });
     let mut p = Probe::dial(&busy_by_default, "18612345678").await;
     p.next().await;
-    assert!(matches!(p.next().await.1, LegEvent::Ended { end: LegEnd::Busy, .. }));
+    assert!(matches!(p.next().await.1, TextEvent::Signal(Signal::Ended { end: LegEnd::Busy, .. })));
 }
 
 #[tokio::test(start_paused = true)]
@@ -620,11 +617,11 @@ async fn hanging_up_mid_line_reports_what_played_before_ended() {
     let a = p.say("一二三四五六七八九").await;
     let b = p.say("十一二三四").await;
     tokio::time::sleep(Duration::from_secs(1)).await;
-    p.send(LegCommand::HangUp).await;
+    p.send(TextCommand::HangUp).await;
     let (_, e) = p.next().await;
-    assert!(matches!(e, LegEvent::SayDone { id, played_chars: 4, stopped: true } if id == a), "{e:?}");
-    assert_eq!(p.next().await.1, LegEvent::SayDone { id: b, played_chars: 0, stopped: true });
-    assert!(matches!(p.next().await.1, LegEvent::Ended { end: LegEnd::Released, .. }));
+    assert!(matches!(e, TextEvent::SayDone { id, played_chars: 4, stopped: true } if id == a), "{e:?}");
+    assert_eq!(p.next().await.1, TextEvent::SayDone { id: b, played_chars: 0, stopped: true });
+    assert!(matches!(p.next().await.1, TextEvent::Signal(Signal::Ended { end: LegEnd::Released, .. })));
     p.assert_closed().await;
 }
 
@@ -632,15 +629,15 @@ async fn hanging_up_mid_line_reports_what_played_before_ended() {
 async fn a_line_before_answer_is_not_played() {
     let mut p = Probe::dial(&default_carrier(), "13800138000").await;
     let id = p.say(OPENING).await;
-    assert_eq!(p.next().await.1, LegEvent::SayDone { id, played_chars: 0, stopped: true });
-    assert_eq!(p.next().await.1, LegEvent::Ringing);
+    assert_eq!(p.next().await.1, TextEvent::SayDone { id, played_chars: 0, stopped: true });
+    assert_eq!(p.next().await.1, TextEvent::Signal(Signal::Ringing));
 }
 
 #[tokio::test(start_paused = true)]
 async fn dropping_the_commands_ends_the_leg_quietly() {
     let mut p = Probe::dial(&default_carrier(), "13000000003").await;
-    assert_eq!(p.next().await.1, LegEvent::Ringing);
-    let Leg { mut events, commands } = p.leg;
+    assert_eq!(p.next().await.1, TextEvent::Signal(Signal::Ringing));
+    let TextLeg { mut events, commands } = p.leg;
     drop(commands);
     assert_eq!(timeout(Duration::from_secs(1), events.recv()).await, Ok(None));
 }

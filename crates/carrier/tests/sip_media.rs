@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use sipp::{sipp_available, Sipp};
 use waihu_carrier::sip::{SipCarrier, SipConfig};
-use waihu_carrier::{Carrier, DialRequest, Leg, LegCommand, LegEvent, MediaReport};
+use waihu_carrier::{Carrier, DialRequest, MediaReport, Signal, TextCommand, TextEvent, TextLeg};
 use waihu_core::lifecycle::LegEnd;
 use waihu_core::PhoneNumber;
 
@@ -25,21 +25,21 @@ async fn carrier(sipp: &Sipp) -> SipCarrier {
     SipCarrier::start(cfg).await.unwrap()
 }
 
-async fn dial(c: &SipCarrier) -> Leg {
-    c.dial(DialRequest { call_id: "t".into(), to: PhoneNumber::parse("13800138000").unwrap(), audio: false }).await.unwrap()
+async fn dial(c: &SipCarrier) -> TextLeg {
+    c.dial(DialRequest { call_id: "t".into(), to: PhoneNumber::parse("13800138000").unwrap() }).await.unwrap()
 }
 
-async fn next(leg: &mut Leg) -> LegEvent {
+async fn next(leg: &mut TextLeg) -> TextEvent {
     tokio::time::timeout(Duration::from_secs(30), leg.events.recv()).await.expect("an event in time").expect("the leg is open")
 }
 
 /// Reads to the end: the media report and the end.
-async fn finish(leg: &mut Leg) -> (MediaReport, LegEnd, String) {
+async fn finish(leg: &mut TextLeg) -> (MediaReport, LegEnd, String) {
     let mut report = None;
     loop {
         match next(leg).await {
-            LegEvent::Media(r) => report = Some(r),
-            LegEvent::Ended { end, provider_response } => {
+            TextEvent::Signal(Signal::Media(r)) => report = Some(r),
+            TextEvent::Signal(Signal::Ended { end, provider_response }) => {
                 assert!(leg.events.recv().await.is_none(), "nothing after Ended");
                 return (report.expect("Media before Ended"), end, provider_response);
             }
@@ -56,13 +56,13 @@ async fn what_sipp_echoes_back_is_what_we_sent() {
     let sipp = Sipp::start("answer.xml", &["-rtp_echo"]).await;
     let c = carrier(&sipp).await;
     let mut leg = dial(&c).await;
-    assert_eq!(next(&mut leg).await, LegEvent::Ringing);
-    assert_eq!(next(&mut leg).await, LegEvent::Answered);
+    assert_eq!(next(&mut leg).await, TextEvent::Signal(Signal::Ringing));
+    assert_eq!(next(&mut leg).await, TextEvent::Signal(Signal::Answered));
     // 20 characters at 10/s: 2 s of audio, 100 frames.
-    leg.commands.send(LegCommand::Say { id: 1, text: "一二三四五六七八九十一二三四五六七八九十".into() }).await.unwrap();
-    assert_eq!(next(&mut leg).await, LegEvent::SayDone { id: 1, played_chars: 20, stopped: false });
+    leg.commands.send(TextCommand::Say { id: 1, text: "一二三四五六七八九十一二三四五六七八九十".into() }).await.unwrap();
+    assert_eq!(next(&mut leg).await, TextEvent::SayDone { id: 1, played_chars: 20, stopped: false });
     tokio::time::sleep(Duration::from_millis(300)).await;
-    leg.commands.send(LegCommand::HangUp).await.unwrap();
+    leg.commands.send(TextCommand::HangUp).await.unwrap();
     let (report, end, why) = finish(&mut leg).await;
     assert_eq!((end, why.as_str()), (LegEnd::Released, "BYE"));
     assert_eq!(report.codec, "PCMA");
@@ -84,15 +84,15 @@ async fn stop_saying_cuts_the_line_at_the_next_frame() {
     let sipp = Sipp::start("answer.xml", &["-rtp_echo"]).await;
     let c = carrier(&sipp).await;
     let mut leg = dial(&c).await;
-    assert_eq!(next(&mut leg).await, LegEvent::Ringing);
-    assert_eq!(next(&mut leg).await, LegEvent::Answered);
-    leg.commands.send(LegCommand::Say { id: 1, text: "一二三四五六七八九十一二三四五六七八九十".into() }).await.unwrap();
-    leg.commands.send(LegCommand::Say { id: 2, text: "queued".into() }).await.unwrap();
+    assert_eq!(next(&mut leg).await, TextEvent::Signal(Signal::Ringing));
+    assert_eq!(next(&mut leg).await, TextEvent::Signal(Signal::Answered));
+    leg.commands.send(TextCommand::Say { id: 1, text: "一二三四五六七八九十一二三四五六七八九十".into() }).await.unwrap();
+    leg.commands.send(TextCommand::Say { id: 2, text: "queued".into() }).await.unwrap();
     tokio::time::sleep(Duration::from_millis(1000)).await;
-    leg.commands.send(LegCommand::StopSaying).await.unwrap();
+    leg.commands.send(TextCommand::StopSaying).await.unwrap();
     let mut done = Vec::new();
     while done.len() < 2 {
-        if let LegEvent::SayDone { id, played_chars, stopped } = next(&mut leg).await {
+        if let TextEvent::SayDone { id, played_chars, stopped } = next(&mut leg).await {
             done.push((id, played_chars, stopped));
         }
     }
@@ -100,7 +100,7 @@ async fn stop_saying_cuts_the_line_at_the_next_frame() {
     assert_eq!(done[1], (2, 0, true), "queued lines are dropped");
     let (id, played, stopped) = done[0];
     assert!(id == 1 && stopped && (7..=14).contains(&played), "about half of the line: {done:?}");
-    leg.commands.send(LegCommand::HangUp).await.unwrap();
+    leg.commands.send(TextCommand::HangUp).await.unwrap();
     let _ = finish(&mut leg).await;
 }
 
@@ -115,13 +115,13 @@ async fn dtmf_keys_are_heard_as_the_callees_words() {
     let mut heard = Vec::new();
     while heard.len() < 2 {
         match next(&mut leg).await {
-            LegEvent::Heard(t) => heard.push(t),
-            LegEvent::Ended { .. } => panic!("ended early"),
+            TextEvent::Heard(t) => heard.push(t),
+            TextEvent::Signal(Signal::Ended { .. }) => panic!("ended early"),
             _ => {}
         }
     }
     assert_eq!(heard, vec!["对，是我。", "好的，知道了。"]);
-    leg.commands.send(LegCommand::HangUp).await.unwrap();
+    leg.commands.send(TextCommand::HangUp).await.unwrap();
     let (report, end, _) = finish(&mut leg).await;
     assert_eq!(end, LegEnd::Released);
     assert_eq!(report.dtmf_received, "13");
@@ -137,12 +137,12 @@ async fn early_media_plays_before_the_answer() {
     let sipp = Sipp::start("early_media.xml", &[]).await;
     let c = carrier(&sipp).await;
     let mut leg = dial(&c).await;
-    assert_eq!(next(&mut leg).await, LegEvent::Ringing);
+    assert_eq!(next(&mut leg).await, TextEvent::Signal(Signal::Ringing));
     // A line before the answer cannot be heard.
-    leg.commands.send(LegCommand::Say { id: 7, text: "早".into() }).await.unwrap();
-    assert_eq!(next(&mut leg).await, LegEvent::SayDone { id: 7, played_chars: 0, stopped: true });
-    assert_eq!(next(&mut leg).await, LegEvent::Answered);
-    leg.commands.send(LegCommand::Cancel).await.unwrap();
+    leg.commands.send(TextCommand::Say { id: 7, text: "早".into() }).await.unwrap();
+    assert_eq!(next(&mut leg).await, TextEvent::SayDone { id: 7, played_chars: 0, stopped: true });
+    assert_eq!(next(&mut leg).await, TextEvent::Signal(Signal::Answered));
+    leg.commands.send(TextCommand::Cancel).await.unwrap();
     let (report, end, why) = finish(&mut leg).await;
     assert_eq!((end, why.as_str()), (LegEnd::Released, "BYE"), "Cancel after answer acts as HangUp");
     assert!(report.packets_received > 20, "the announcement arrived: {report:?}");

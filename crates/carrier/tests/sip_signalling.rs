@@ -12,7 +12,7 @@ use std::time::Duration;
 use sipp::{sipp_available, Sipp};
 use tokio::time::Instant;
 use waihu_carrier::sip::{RegistrationState, SipCarrier, SipConfig, SipTransport};
-use waihu_carrier::{Carrier, DialRequest, Leg, LegCommand, LegEvent};
+use waihu_carrier::{Carrier, DialRequest, Signal, TextCommand, TextEvent, TextLeg};
 use waihu_core::lifecycle::LegEnd;
 use waihu_core::PhoneNumber;
 
@@ -39,19 +39,19 @@ fn config(sipp: &Sipp) -> SipConfig {
     }
 }
 
-async fn dial(c: &SipCarrier, n: u32) -> Leg {
+async fn dial(c: &SipCarrier, n: u32) -> TextLeg {
     let to = PhoneNumber::parse(&format!("138{n:08}")).unwrap();
-    c.dial(DialRequest { call_id: format!("t{n}"), to, audio: false }).await.unwrap()
+    c.dial(DialRequest { call_id: format!("t{n}"), to }).await.unwrap()
 }
 
-async fn next(leg: &mut Leg) -> LegEvent {
+async fn next(leg: &mut TextLeg) -> TextEvent {
     tokio::time::timeout(T, leg.events.recv()).await.expect("an event in time").expect("the leg is open")
 }
 
 /// Reads to `Ended`: how the leg ended and why.
-async fn ended(leg: &mut Leg) -> (LegEnd, String) {
+async fn ended(leg: &mut TextLeg) -> (LegEnd, String) {
     loop {
-        if let LegEvent::Ended { end, provider_response } = next(leg).await {
+        if let TextEvent::Signal(Signal::Ended { end, provider_response }) = next(leg).await {
             return (end, provider_response);
         }
     }
@@ -91,8 +91,8 @@ async fn over_tcp_a_call_is_answered_and_ended_by_the_far_ends_bye() {
     let sipp = Sipp::start_tcp("far_end_bye.xml", &["-trace_msg"]).await;
     let c = SipCarrier::start(SipConfig { transport: SipTransport::Tcp, ..config(&sipp) }).await.unwrap();
     let mut leg = dial(&c, 1).await;
-    assert_eq!(next(&mut leg).await, LegEvent::Ringing);
-    assert_eq!(next(&mut leg).await, LegEvent::Answered);
+    assert_eq!(next(&mut leg).await, TextEvent::Signal(Signal::Ringing));
+    assert_eq!(next(&mut leg).await, TextEvent::Signal(Signal::Answered));
     // Our Contact names our SIP port with ;transport=tcp: something must
     // listen there, and answer SIP, for requests the far end sends on a new
     // connection.
@@ -184,8 +184,8 @@ async fn an_offerless_reinvite_gets_our_sdp_and_the_call_goes_on() {
     let sipp = Sipp::start("reinvite_no_sdp.xml", &["-rtp_echo"]).await;
     let c = SipCarrier::start(config(&sipp)).await.unwrap();
     let mut leg = dial(&c, 2).await;
-    assert_eq!(next(&mut leg).await, LegEvent::Ringing);
-    assert_eq!(next(&mut leg).await, LegEvent::Answered);
+    assert_eq!(next(&mut leg).await, TextEvent::Signal(Signal::Ringing));
+    assert_eq!(next(&mut leg).await, TextEvent::Signal(Signal::Answered));
     let (end, why) = ended(&mut leg).await;
     assert_eq!((end, why.as_str()), (LegEnd::RemoteHangup, "BYE from callee"));
     // sipp checked that our 200 carried an SDP offer with PCMA.
@@ -205,10 +205,10 @@ async fn dials_over_max_calls_per_second_are_spread_out_and_all_complete() {
         tasks.push(tokio::spawn(async move {
             let mut leg = dial(&c, n).await;
             let dialled = start.elapsed();
-            assert_eq!(next(&mut leg).await, LegEvent::Ringing, "call {n}");
+            assert_eq!(next(&mut leg).await, TextEvent::Signal(Signal::Ringing), "call {n}");
             let rang = start.elapsed();
-            assert_eq!(next(&mut leg).await, LegEvent::Answered, "call {n}");
-            leg.commands.send(LegCommand::HangUp).await.unwrap();
+            assert_eq!(next(&mut leg).await, TextEvent::Signal(Signal::Answered), "call {n}");
+            leg.commands.send(TextCommand::HangUp).await.unwrap();
             let (end, why) = ended(&mut leg).await;
             assert_eq!((end, why.as_str()), (LegEnd::Released, "BYE"), "call {n}");
             (dialled, rang)

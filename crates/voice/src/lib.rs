@@ -2,11 +2,11 @@
 //! that carries text, so the call session deals in lines, never in samples.
 //!
 //! ```text
-//!  carrier leg (audio)                      voice pipeline                     session (text)
-//!  LegEvent::Audio ──> VAD ──> TurnTaker ──> ASR final ──> end of turn ──────> LegEvent::Heard
-//!                                 │ barge-in: StopSaying, SayDone{stopped} ──> LegEvent::SayDone
-//!  LegCommand::Play <── paced clips <── TTS <── SentenceSplitter <──────────── LegCommand::Say / SayPart
-//!  LegEvent::PlayStarted/PlayDone ──> played characters, latency marks ─────> LegEvent::TurnLatency
+//!  audio leg                                voice pipeline                       text leg (session)
+//!  AudioEvent::Audio ──> VAD ──> TurnTaker ──> ASR final ──> end of turn ───────> TextEvent::Heard
+//!                                   │ barge-in: StopPlaying, SayDone{stopped} ──> TextEvent::SayDone
+//!  AudioCommand::Play <── paced clips <── TTS <── SentenceSplitter <──────────── TextCommand::Say / SayPart
+//!  AudioEvent::PlayStarted/PlayDone ──> played characters, latency marks ──────> VoiceLeg::turns
 //! ```
 //!
 //! [`wrap`] starts one task per call that owns the whole pipeline. Nothing in
@@ -37,9 +37,10 @@ mod speak;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use waihu_carrier::Leg;
+use tokio::sync::mpsc;
+use waihu_carrier::{AudioLeg, TextLeg};
 use waihu_speech::{StreamingAsr, Tts, Vad};
-use waihu_turn::{SplitterConfig, TurnConfig};
+use waihu_turn::{SplitterConfig, TurnConfig, TurnLatencyMs};
 
 pub use record::StereoRecorder;
 
@@ -88,9 +89,19 @@ pub struct CallVoice {
     pub record_to: Option<PathBuf>,
 }
 
-/// Puts the voice pipeline in front of `audio_leg` (a leg dialled with
-/// `DialRequest::audio`) and returns the text-level leg the session drives.
-/// Must be called inside a tokio runtime.
-pub fn wrap(audio_leg: Leg, engines: Arc<VoiceEngines>, call: CallVoice) -> Leg {
+/// What the pipeline makes of an audio leg: the text leg the session
+/// drives, and what only a voice pipeline knows.
+#[derive(Debug)]
+pub struct VoiceLeg {
+    /// Lines out, recognised lines in.
+    pub leg: TextLeg,
+    /// Each answered turn's response time and its split (from the callee's
+    /// last voiced frame to the first frame of the AI's answer), as it comes.
+    pub turns: mpsc::UnboundedReceiver<TurnLatencyMs>,
+}
+
+/// Puts the voice pipeline in front of `audio_leg` and returns the text
+/// leg the session drives. Must be called inside a tokio runtime.
+pub fn wrap(audio_leg: AudioLeg, engines: Arc<VoiceEngines>, call: CallVoice) -> VoiceLeg {
     pipeline::spawn(audio_leg, engines, call)
 }

@@ -8,7 +8,6 @@
 //! callee's utterance ends, it reacts, it hangs up), and a command that
 //! arrives at that instant is handled first.
 
-use std::collections::VecDeque;
 use std::time::Duration;
 
 use tokio::sync::mpsc;
@@ -17,7 +16,8 @@ use waihu_core::lifecycle::LegEnd;
 
 use super::cues::sounds_finished;
 use super::persona::{Pickup, Talker, Turn};
-use crate::{Leg, LegCommand, LegEvent};
+use crate::lines::{LineOut, LinePlayout};
+use crate::{Signal, TextCommand, TextEvent, TextLeg};
 
 /// From the dial to `180 Ringing`: the INVITE's round trip to the phone.
 const RINGING_AFTER_SECS: f64 = 0.3;
@@ -89,7 +89,7 @@ pub(crate) struct Callee {
 }
 
 /// Starts the leg's task and hands back its ends.
-pub(crate) fn spawn(call_id: String, timing: Timing, callee: Callee) -> Leg {
+pub(crate) fn spawn(call_id: String, timing: Timing, callee: Callee) -> TextLeg {
     let (events_tx, events) = mpsc::channel(64);
     let (commands, commands_rx) = mpsc::channel(32);
     let (ringing_at, outcome_at) = timing.calling_deadlines(callee.pickup, callee.ring_secs, Instant::now());
@@ -100,7 +100,7 @@ pub(crate) fn spawn(call_id: String, timing: Timing, callee: Callee) -> Leg {
         talker: callee.talker,
         events: events_tx,
         phase: Phase::Calling { ringing_at, outcome_at },
-        queue: VecDeque::new(),
+        lines: LinePlayout::default(),
         playing: None,
         cut_in_at: None,
         speech: None,
@@ -108,10 +108,9 @@ pub(crate) fn spawn(call_id: String, timing: Timing, callee: Callee) -> Leg {
         heard_cut_off: false,
         reaction_at: None,
         hang_up_at: None,
-        parts: crate::LineParts::default(),
     };
     tokio::spawn(state.run(commands_rx));
-    Leg { events, commands }
+    TextLeg { events, commands }
 }
 
 /// Why the leg's loop stops (the audio leg's too).
@@ -130,14 +129,8 @@ pub(crate) enum Phase {
     Connected,
 }
 
-struct Line {
-    id: u64,
-    text: String,
-    chars: usize,
-}
-
+/// When the line playing (in [`LinePlayout`]) started and ends.
 struct Playing {
-    line: Line,
     started: Instant,
     ends: Instant,
     /// The callee already answered this line by talking over it.
@@ -155,10 +148,10 @@ struct LegState {
     timing: Timing,
     pickup: Pickup,
     talker: Box<dyn Talker>,
-    events: mpsc::Sender<LegEvent>,
+    events: mpsc::Sender<TextEvent>,
     phase: Phase,
-    /// Lines waiting for the one playing to end.
-    queue: VecDeque<Line>,
+    /// The AI's lines: the one playing, those queued.
+    lines: LinePlayout,
     playing: Option<Playing>,
     cut_in_at: Option<Instant>,
     /// The callee's utterance in progress.
@@ -168,8 +161,6 @@ struct LegState {
     heard_cut_off: bool,
     reaction_at: Option<Instant>,
     hang_up_at: Option<Instant>,
-    /// Lines sent in parts, gathered until whole.
-    parts: crate::LineParts,
 }
 
 pub(crate) async fn sleep_until_some(deadline: Option<Instant>) {
@@ -180,7 +171,7 @@ pub(crate) async fn sleep_until_some(deadline: Option<Instant>) {
 }
 
 impl LegState {
-    async fn run(mut self, mut commands: mpsc::Receiver<LegCommand>) {
+    async fn run(mut self, mut commands: mpsc::Receiver<TextCommand>) {
         let stop = loop {
             let deadline = self.next_deadline();
             let command = tokio::select! {
@@ -218,40 +209,50 @@ impl LegState {
         candidates.into_iter().flatten().min()
     }
 
-    async fn emit(&mut self, event: LegEvent) -> Step {
+    async fn emit(&mut self, event: TextEvent) -> Step {
         self.events.send(event).await.map_err(|_| Stop::Abandoned)
     }
 
-    async fn on_command(&mut self, command: LegCommand) -> Step {
+    async fn on_command(&mut self, command: TextCommand) -> Step {
         let now = Instant::now();
-        match (self.phase, command) {
-            (Phase::Calling { .. }, LegCommand::Cancel | LegCommand::HangUp) => {
-                self.end(LegEnd::Released, "487 Request Terminated (simulated)").await
-            }
-            // No media before answer: nothing of the line can be heard.
-            (Phase::Calling { .. }, LegCommand::Say { id, .. }) => {
-                self.emit(LegEvent::SayDone { id, played_chars: 0, stopped: true }).await
-            }
-            (Phase::Calling { .. }, LegCommand::StopSaying) => Ok(()),
-            (Phase::Connected, LegCommand::Say { id, text }) => {
-                let chars = text.chars().count();
-                self.queue.push_back(Line { id, text, chars });
-                // The AI speaks again: the callee waits for it to finish.
-                self.reaction_at = None;
-                if self.playing.is_none() {
-                    self.start_next_line(now).await?;
+        let connected = matches!(self.phase, Phase::Connected);
+        match command {
+            TextCommand::Cancel | TextCommand::HangUp if connected => self.end(LegEnd::Released, "BYE (simulated)").await,
+            TextCommand::Cancel | TextCommand::HangUp => self.end(LegEnd::Released, "487 Request Terminated (simulated)").await,
+            command => {
+                let whole_line = matches!(command, TextCommand::Say { .. } | TextCommand::SayPart { last: true, .. });
+                if connected && whole_line {
+                    // The AI speaks again: the callee waits for it to finish.
+                    self.reaction_at = None;
                 }
+                self.lines.command(command);
+                self.carry_out(now).await?;
+                self.schedule_reaction(now);
                 Ok(())
             }
-            (_, LegCommand::SayPart { id, text, last }) => match self.parts.push(id, &text, last) {
-                Some(text) => Box::pin(self.on_command(LegCommand::Say { id, text })).await,
-                None => Ok(()),
-            },
-            // A text leg plays no audio: the clip is answered at once, unheard.
-            (_, LegCommand::Play { id, .. }) => self.emit(LegEvent::PlayDone { id, samples_played: 0, stopped: true }).await,
-            (Phase::Connected, LegCommand::StopSaying) => self.stop_saying(now).await,
-            (Phase::Connected, LegCommand::HangUp | LegCommand::Cancel) => self.end(LegEnd::Released, "BYE (simulated)").await,
         }
+    }
+
+    /// Does what the line playout asks, in order.
+    async fn carry_out(&mut self, now: Instant) -> Step {
+        while let Some(out) = self.lines.poll() {
+            match out {
+                LineOut::Play(line) => {
+                    let secs = self.timing.speaking_secs(line.chars);
+                    self.cut_in_at = if self.speech.is_none() {
+                        let at = self.talker.cut_in_at(&line.text, secs).filter(|at| (0.0..secs).contains(at));
+                        at.map(|at| now + self.timing.real(at))
+                    } else {
+                        None
+                    };
+                    let ends = now + self.timing.real(secs);
+                    self.playing = Some(Playing { started: now, ends, answered_by_cut_in: false });
+                }
+                LineOut::Stop => self.stop_line(now),
+                LineOut::Event(event) => self.emit(event).await?,
+            }
+        }
+        Ok(())
     }
 
     async fn on_timers(&mut self) -> Step {
@@ -262,7 +263,7 @@ impl LegState {
                 Phase::Calling { ringing_at, outcome_at } => {
                     if due(ringing_at) {
                         self.phase = Phase::Calling { ringing_at: None, outcome_at };
-                        self.emit(LegEvent::Ringing).await?;
+                        self.emit(TextEvent::Signal(Signal::Ringing)).await?;
                     } else if due(outcome_at) {
                         self.pick_up().await?;
                     } else {
@@ -293,7 +294,8 @@ impl LegState {
             Some((end, response)) => self.end(end, response).await,
             None => {
                 self.phase = Phase::Connected;
-                self.emit(LegEvent::Answered).await
+                self.lines.answered();
+                self.emit(TextEvent::Signal(Signal::Answered)).await
             }
         }
     }
@@ -301,73 +303,43 @@ impl LegState {
     /// Answers every line still owed a `SayDone`, then sends `Ended`.
     async fn end(&mut self, end: LegEnd, provider_response: &str) -> Step {
         let now = Instant::now();
-        if let Some(p) = self.playing.take() {
-            let played_chars = played_chars(&p, now);
-            let stopped = played_chars < p.line.chars;
-            self.emit(LegEvent::SayDone { id: p.line.id, played_chars, stopped }).await?;
-        }
-        self.drop_queue().await?;
-        // A line whose last part never came is owed its SayDone too.
-        if let Some(id) = self.parts.take_open() {
-            self.emit(LegEvent::SayDone { id, played_chars: 0, stopped: true }).await?;
-        }
-        self.emit(LegEvent::Ended { end, provider_response: provider_response.to_owned() }).await?;
+        let played = self.played_chars(now);
+        self.playing = None;
+        self.lines.end(played);
+        self.carry_out(now).await?;
+        self.emit(TextEvent::Signal(Signal::Ended { end, provider_response: provider_response.to_owned() })).await?;
         Err(Stop::Ended)
-    }
-
-    async fn drop_queue(&mut self) -> Step {
-        while let Some(line) = self.queue.pop_front() {
-            self.emit(LegEvent::SayDone { id: line.id, played_chars: 0, stopped: true }).await?;
-        }
-        Ok(())
-    }
-
-    async fn start_next_line(&mut self, now: Instant) -> Step {
-        while let Some(line) = self.queue.pop_front() {
-            if line.chars == 0 {
-                self.emit(LegEvent::SayDone { id: line.id, played_chars: 0, stopped: false }).await?;
-                continue;
-            }
-            let secs = self.timing.speaking_secs(line.chars);
-            self.cut_in_at = if self.speech.is_none() {
-                let at = self.talker.cut_in_at(&line.text, secs).filter(|at| (0.0..secs).contains(at));
-                at.map(|at| now + self.timing.real(at))
-            } else {
-                None
-            };
-            let ends = now + self.timing.real(secs);
-            self.playing = Some(Playing { line, started: now, ends, answered_by_cut_in: false });
-            return Ok(());
-        }
-        self.schedule_reaction(now);
-        Ok(())
     }
 
     async fn finish_line(&mut self, now: Instant) -> Step {
         let Some(p) = self.playing.take() else { return Ok(()) };
         self.cut_in_at = None;
-        self.emit(LegEvent::SayDone { id: p.line.id, played_chars: p.line.chars, stopped: false }).await?;
-        if !p.answered_by_cut_in {
-            self.hear(&p.line.text, false);
+        let whole = self.lines.playing().map(|l| (l.text.clone(), l.chars));
+        if let Some((text, chars)) = whole {
+            self.lines.finished(chars);
+            if !p.answered_by_cut_in {
+                self.hear(&text, false);
+            }
         }
-        self.start_next_line(now).await
-    }
-
-    /// Barge-in silences the whole reply, not only the sentence playing:
-    /// queued lines are dropped too.
-    async fn stop_saying(&mut self, now: Instant) -> Step {
-        let Some(p) = self.playing.take() else { return Ok(()) };
-        self.cut_in_at = None;
-        let played = played_chars(&p, now);
-        let stopped = played < p.line.chars;
-        self.emit(LegEvent::SayDone { id: p.line.id, played_chars: played, stopped }).await?;
-        if !p.answered_by_cut_in {
-            let heard: String = p.line.text.chars().take(played).collect();
-            self.hear(&heard, stopped);
-        }
-        self.drop_queue().await?;
+        self.carry_out(now).await?;
         self.schedule_reaction(now);
         Ok(())
+    }
+
+    /// Barge-in silences the line playing; the playout then drops the
+    /// queued ones.
+    fn stop_line(&mut self, now: Instant) {
+        let played = self.played_chars(now);
+        let Some(p) = self.playing.take() else { return };
+        self.cut_in_at = None;
+        if let Some(line) = self.lines.playing() {
+            if !p.answered_by_cut_in {
+                let heard: String = line.text.chars().take(played).collect();
+                let stopped = played < line.chars;
+                self.hear(&heard, stopped);
+            }
+        }
+        self.lines.finished(played);
     }
 
     fn hear(&mut self, text: &str, cut_off: bool) {
@@ -380,8 +352,8 @@ impl LegState {
         if self.speech.is_some() {
             return Ok(());
         }
-        let Some(p) = self.playing.as_mut() else { return Ok(()) };
-        let Some(cut) = self.talker.cut_in(&p.line.text) else { return Ok(()) };
+        let (Some(p), Some(line)) = (self.playing.as_mut(), self.lines.playing()) else { return Ok(()) };
+        let Some(cut) = self.talker.cut_in(&line.text) else { return Ok(()) };
         if cut.takes_turn {
             p.answered_by_cut_in = true;
             self.heard.clear();
@@ -393,12 +365,12 @@ impl LegState {
     async fn start_speech(&mut self, text: String, then_hang_up: bool, now: Instant) -> Step {
         let ends = now + self.timing.real(self.timing.speaking_secs(text.chars().count()));
         self.speech = Some(Speech { text, ends, then_hang_up });
-        self.emit(LegEvent::SpeechStarted).await
+        self.emit(TextEvent::SpeechStarted).await
     }
 
     async fn finish_speech(&mut self, now: Instant) -> Step {
         let Some(speech) = self.speech.take() else { return Ok(()) };
-        self.emit(LegEvent::Heard(speech.text)).await?;
+        self.emit(TextEvent::Heard(speech.text)).await?;
         if speech.then_hang_up {
             self.hang_up_at = Some(now + self.timing.real(HANG_UP_PAUSE_SECS));
         } else {
@@ -410,7 +382,7 @@ impl LegState {
     /// Once both sides are quiet and the callee heard something, it answers
     /// after its reaction time.
     fn schedule_reaction(&mut self, now: Instant) {
-        let quiet = self.playing.is_none() && self.queue.is_empty() && self.speech.is_none();
+        let quiet = self.lines.is_quiet() && self.speech.is_none();
         if !quiet || self.heard.is_empty() || self.hang_up_at.is_some() || self.reaction_at.is_some() {
             return;
         }
@@ -433,16 +405,17 @@ impl LegState {
             }
         }
     }
-}
 
-/// Characters of a line played by `now`, in proportion to the time it has
-/// been playing.
-fn played_chars(p: &Playing, now: Instant) -> usize {
-    let total = p.ends.saturating_duration_since(p.started);
-    let elapsed = now.saturating_duration_since(p.started);
-    if elapsed >= total || total.is_zero() {
-        return p.line.chars;
+    /// Characters of the line playing played by `now`, in proportion to
+    /// the time it has been playing.
+    fn played_chars(&self, now: Instant) -> usize {
+        let (Some(p), Some(line)) = (self.playing.as_ref(), self.lines.playing()) else { return 0 };
+        let total = p.ends.saturating_duration_since(p.started);
+        let elapsed = now.saturating_duration_since(p.started);
+        if elapsed >= total || total.is_zero() {
+            return line.chars;
+        }
+        let share = elapsed.as_secs_f64() / total.as_secs_f64();
+        ((line.chars as f64 * share).floor() as usize).min(line.chars)
     }
-    let share = elapsed.as_secs_f64() / total.as_secs_f64();
-    ((p.line.chars as f64 * share).floor() as usize).min(p.line.chars)
 }

@@ -12,7 +12,7 @@
 //! describes the personas and the configuration.
 //!
 //! Given speech engines ([`SimCarrier::with_voice`]), the network also
-//! carries audio ([`crate::DialRequest::audio`]): the callees speak through
+//! carries audio ([`Carrier::dial_audio`]): the callees speak through
 //! the TTS and hear the AI through the ASR, in real time (see `audio`).
 
 mod audio;
@@ -33,7 +33,7 @@ pub use audio::SimVoice;
 pub use config::{CalleeResult, ReplyRule, ScriptedCallee, SimConfig};
 pub use error::{ScriptedCalleeError, SimConfigError};
 
-use crate::{Carrier, CarrierError, DialRequest, Leg};
+use crate::{AudioLeg, Carrier, CarrierError, DialRequest, TextLeg};
 use builtin::PersonaDef;
 use leg::{Callee, Timing};
 use persona::Pickup;
@@ -73,8 +73,8 @@ impl SimCarrier {
         })
     }
 
-    /// The same network whose callees speak and hear through `voice`: dials
-    /// with [`DialRequest::audio`] get audio legs, and
+    /// The same network whose callees speak and hear through `voice`:
+    /// [`Carrier::dial_audio`] gives audio legs, and
     /// [`Carrier::carries_audio`] is true.
     pub fn with_voice(mut self, voice: SimVoice) -> Self {
         self.voice = Some(voice);
@@ -103,16 +103,21 @@ impl Carrier for SimCarrier {
         self.voice.is_some()
     }
 
-    async fn dial(&self, req: DialRequest) -> Result<Leg, CarrierError> {
+    async fn dial(&self, req: DialRequest) -> Result<TextLeg, CarrierError> {
         let (callee, persona) = self.callee_for(req.to.as_str());
         tracing::debug!(call_id = %req.call_id, to = %req.to.redacted(), persona, "dialing on the simulated network");
-        match (&self.voice, req.audio) {
-            (Some(voice), true) => Ok(audio::spawn(req.call_id, self.timing, callee, voice.clone())),
-            (None, true) => Err(CarrierError::Unavailable(
+        Ok(leg::spawn(req.call_id, self.timing, callee))
+    }
+
+    async fn dial_audio(&self, req: DialRequest) -> Result<AudioLeg, CarrierError> {
+        let Some(voice) = &self.voice else {
+            return Err(CarrierError::Unavailable(
                 "the simulated network has no voice engines configured: its callees need a TTS and an ASR engine to carry audio ([speech])".into(),
-            )),
-            (_, false) => Ok(leg::spawn(req.call_id, self.timing, callee)),
-        }
+            ));
+        };
+        let (callee, persona) = self.callee_for(req.to.as_str());
+        tracing::debug!(call_id = %req.call_id, to = %req.to.redacted(), persona, "dialing on the simulated network, with sound");
+        Ok(audio::spawn(req.call_id, self.timing, callee, voice.clone()))
     }
 }
 

@@ -6,10 +6,10 @@
 //! first response (`invite_timeout`), the CANCEL's final response, the BYE.
 //!
 //! The far end's requests inside the dialog (re-INVITE, UPDATE, INFO, ...)
-//! are answered in `leg/in_dialog.rs`; the AI's lines are played in
+//! are answered in `leg/in_dialog.rs`; what the leg carries (lines of
+//! text, or sound) is `leg/level.rs`, and a text leg's lines are played in
 //! `leg/playback.rs`.
 
-use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -28,10 +28,12 @@ use super::media::{CallMedia, MediaEvent};
 use super::probe::Probe;
 use super::sdp::{parse_remote, LocalSdp, RemoteMedia, OFFERED_DTMF_PT};
 use super::numbering;
-use crate::{CarrierError, DialRequest, Leg, LegCommand, LegEvent};
-use playback::{Line, Playing};
+use crate::lines::LinePlayout;
+use crate::{AudioCommand, AudioLeg, CarrierError, DialRequest, Signal, TextLeg};
+use level::{Command, Commands, Level};
 
 mod in_dialog;
+mod level;
 mod playback;
 
 /// After our CANCEL, how long the trunk has to send its final response.
@@ -43,8 +45,26 @@ const PROBE_AFTER: Duration = Duration::from_millis(1000);
 
 type InviteResult = rsipstack::Result<(DialogId, Option<Response>)>;
 
+/// Places a call whose leg carries lines of text.
+pub(crate) async fn dial_text(trunk: Arc<Trunk>, req: DialRequest) -> Result<TextLeg, CarrierError> {
+    let (events_tx, events) = mpsc::channel(64);
+    let (commands, commands_rx) = mpsc::channel(32);
+    let level = Level::Text { events: events_tx, lines: LinePlayout::default(), tone_samples: 0 };
+    dial(trunk, req, level, Commands::Text(commands_rx)).await?;
+    Ok(TextLeg { events, commands })
+}
+
+/// Places a call whose leg carries sound.
+pub(crate) async fn dial_audio(trunk: Arc<Trunk>, req: DialRequest) -> Result<AudioLeg, CarrierError> {
+    let (events_tx, events) = mpsc::channel(64);
+    let (commands, commands_rx) = mpsc::channel(32);
+    let level = Level::Audio { events: events_tx, clips_owed: Vec::new(), frames_dropped: 0 };
+    dial(trunk, req, level, Commands::Audio(commands_rx)).await?;
+    Ok(AudioLeg { events, commands })
+}
+
 /// Places the call; the leg's task takes it from there.
-pub(crate) async fn dial(trunk: Arc<Trunk>, req: DialRequest) -> Result<Leg, CarrierError> {
+async fn dial(trunk: Arc<Trunk>, req: DialRequest, level: Level, commands: Commands) -> Result<(), CarrierError> {
     let cfg = &trunk.cfg;
     let permit = trunk
         .slots
@@ -56,7 +76,8 @@ pub(crate) async fn dial(trunk: Arc<Trunk>, req: DialRequest) -> Result<Leg, Car
             cfg.max_calls_per_second, cfg.max_dial_wait_seconds
         )));
     }
-    let media = CallMedia::open(&trunk, req.audio).await.map_err(CarrierError::Capacity)?;
+    let audio = matches!(level, Level::Audio { .. });
+    let media = CallMedia::open(&trunk, audio).await.map_err(CarrierError::Capacity)?;
     let local_sdp = LocalSdp {
         ip: trunk.advertised_ip,
         port: media.local_port(),
@@ -82,8 +103,6 @@ pub(crate) async fn dial(trunk: Arc<Trunk>, req: DialRequest) -> Result<Leg, Car
     let (dialog, invite) = trunk.dialogs.do_invite_async(option, state_tx).map_err(|e| CarrierError::Unavailable(format!("cannot send INVITE: {e}")))?;
     tracing::info!(call_id = %req.call_id, to = %req.to.redacted(), rtp_port = local_sdp.port, "INVITE sent to the SIP trunk");
 
-    let (events_tx, events) = mpsc::channel(64);
-    let (commands, commands_rx) = mpsc::channel(32);
     let now = Instant::now();
     let task = LegTask {
         invite_deadline: now + Duration::from_secs(cfg.invite_timeout_seconds),
@@ -93,26 +112,19 @@ pub(crate) async fn dial(trunk: Arc<Trunk>, req: DialRequest) -> Result<Leg, Car
         dialog,
         media,
         local_sdp,
-        events: events_tx,
+        level,
         answered: false,
         responded: false,
         rang: false,
         cancel_deadline: None,
         confirmed: None,
         remote: None,
-        queue: VecDeque::new(),
-        playing: None,
-        stopping: false,
-        audio: req.audio,
-        clips_owed: Vec::new(),
-        parts: crate::LineParts::default(),
-        audio_dropped: 0,
         no_media_at: None,
         probe: None,
         _permit: permit,
     };
-    tokio::spawn(task.run(commands_rx, states, invite));
-    Ok(Leg { events, commands })
+    tokio::spawn(task.run(commands, states, invite));
+    Ok(())
 }
 
 /// The leg stops: `Ended` was sent, or nobody listens any more.
@@ -127,7 +139,8 @@ struct LegTask {
     media: CallMedia,
     /// The SDP we sent last (the offer, then what answered re-INVITEs).
     local_sdp: LocalSdp,
-    events: mpsc::Sender<LegEvent>,
+    /// What the leg carries, and the channel to the session.
+    level: Level,
     answered: bool,
     /// The trunk sent something (a provisional or a final response).
     responded: bool,
@@ -139,18 +152,6 @@ struct LegTask {
     probe: Option<Probe>,
     confirmed: Option<DialogId>,
     remote: Option<RemoteMedia>,
-    queue: VecDeque<Line>,
-    playing: Option<Playing>,
-    /// StopSaying was sent to the media; the line's SayDone is pending.
-    stopping: bool,
-    /// Audio mode (`DialRequest::audio`): frames and clips pass through.
-    audio: bool,
-    /// Audio mode: clips sent to the media and not yet reported done.
-    clips_owed: Vec<u64>,
-    /// Lines arriving in parts, gathered until whole (text mode).
-    parts: crate::LineParts,
-    /// Audio frames the consumer was too slow to take.
-    audio_dropped: u64,
     /// An answered call with no RTP yet ends then.
     no_media_at: Option<Instant>,
     _permit: OwnedSemaphorePermit,
@@ -166,7 +167,7 @@ async fn sleep_until_some(deadline: Option<Instant>) {
 impl LegTask {
     async fn run(
         mut self,
-        mut commands: mpsc::Receiver<LegCommand>,
+        mut commands: Commands,
         mut states: mpsc::UnboundedReceiver<DialogState>,
         mut invite: tokio::task::JoinHandle<InviteResult>,
     ) {
@@ -211,10 +212,6 @@ impl LegTask {
         self.cleanup().await;
     }
 
-    async fn emit(&self, event: LegEvent) -> Step {
-        self.events.send(event).await.map_err(|_| Stop)
-    }
-
     async fn on_state(&mut self, state: DialogState) -> Step {
         match state {
             DialogState::Trying(_) => {
@@ -232,7 +229,7 @@ impl LegTask {
                 }
                 if !self.rang && (180..=183).contains(&resp.status_code.code()) {
                     self.rang = true;
-                    return self.emit(LegEvent::Ringing).await;
+                    return self.signal(Signal::Ringing).await;
                 }
                 Ok(())
             }
@@ -281,7 +278,10 @@ impl LegTask {
             // during early media: time the answered call's first packet here.
             self.no_media_at = Some(Instant::now() + Duration::from_secs(self.trunk.cfg.no_media_timeout_seconds));
         }
-        self.emit(LegEvent::Answered).await
+        if let Level::Text { lines, .. } = &mut self.level {
+            lines.answered();
+        }
+        self.signal(Signal::Answered).await
     }
 
     async fn on_invite_result(&mut self, result: InviteResult) -> Step {
@@ -333,46 +333,45 @@ impl LegTask {
         Ok(())
     }
 
-    async fn on_command(&mut self, command: LegCommand) -> Step {
-        match command {
-            LegCommand::Say { id, text } => self.on_say(id, text).await,
-            LegCommand::SayPart { id, text, last } => match self.parts.push(id, &text, last) {
-                Some(text) => self.on_say(id, text).await,
-                None => Ok(()),
-            },
-            LegCommand::Play { id, pcm } => self.on_play(id, pcm).await,
-            LegCommand::StopSaying if self.audio => {
-                if !self.clips_owed.is_empty() {
-                    self.media.stop_playback();
-                }
-                Ok(())
-            }
-            LegCommand::StopSaying => self.on_stop_saying().await,
-            LegCommand::Cancel | LegCommand::HangUp if self.answered => {
-                self.bye().await;
-                self.end(LegEnd::Released, "BYE".into()).await
-            }
-            LegCommand::Cancel | LegCommand::HangUp => {
-                if self.cancel_deadline.is_some() {
-                    return Ok(());
-                }
-                if !self.responded {
-                    // CANCEL must wait for a provisional response (RFC 3261 §9.1);
-                    // the stack sends it if one comes. The call is over for us now.
-                    let _ = self.dialog.cancel().await;
-                    return self.end(LegEnd::Released, "cancelled before the trunk responded".into()).await;
-                }
-                let dialog = self.dialog.clone();
-                let call_id = self.call_id.clone();
-                tokio::spawn(async move {
-                    if let Err(e) = dialog.cancel().await {
-                        tracing::debug!(%call_id, error = %e, "CANCEL failed");
-                    }
-                });
-                self.cancel_deadline = Some(Instant::now() + CANCEL_GRACE);
-                Ok(())
-            }
+    async fn on_command(&mut self, command: Command) -> Step {
+        if command.releases() {
+            return self.release().await;
         }
+        match command {
+            Command::Text(command) => self.on_text_command(command).await,
+            Command::Audio(AudioCommand::Play { id, pcm }) => self.on_play(id, pcm).await,
+            Command::Audio(AudioCommand::StopPlaying) => {
+                self.on_stop_playing();
+                Ok(())
+            }
+            Command::Audio(AudioCommand::Cancel | AudioCommand::HangUp) => Ok(()),
+        }
+    }
+
+    /// The session wants the call over: BYE once answered, CANCEL before.
+    async fn release(&mut self) -> Step {
+        if self.answered {
+            self.bye().await;
+            return self.end(LegEnd::Released, "BYE".into()).await;
+        }
+        if self.cancel_deadline.is_some() {
+            return Ok(());
+        }
+        if !self.responded {
+            // CANCEL must wait for a provisional response (RFC 3261 §9.1);
+            // the stack sends it if one comes. The call is over for us now.
+            let _ = self.dialog.cancel().await;
+            return self.end(LegEnd::Released, "cancelled before the trunk responded".into()).await;
+        }
+        let dialog = self.dialog.clone();
+        let call_id = self.call_id.clone();
+        tokio::spawn(async move {
+            if let Err(e) = dialog.cancel().await {
+                tracing::debug!(%call_id, error = %e, "CANCEL failed");
+            }
+        });
+        self.cancel_deadline = Some(Instant::now() + CANCEL_GRACE);
+        Ok(())
     }
 
     async fn on_media(&mut self, event: MediaEvent) -> Step {
@@ -391,18 +390,11 @@ impl LegTask {
             }
             MediaEvent::NoMedia => Ok(()),
             MediaEvent::Audio { pcm, at } => {
-                // Never wait for the voice pipeline: a frame it has no room
-                // for is dropped and counted, and signalling goes on.
-                if self.events.try_send(LegEvent::Audio { pcm, at: at.into_std() }).is_err() {
-                    self.audio_dropped += 1;
-                }
+                self.offer_audio(pcm, at.into_std());
                 Ok(())
             }
-            MediaEvent::ClipStarted { id, at } => self.emit(LegEvent::PlayStarted { id, at: at.into_std() }).await,
-            MediaEvent::ClipDone { id, samples_played, stopped } => {
-                self.clips_owed.retain(|c| *c != id);
-                self.emit(LegEvent::PlayDone { id, samples_played, stopped }).await
-            }
+            MediaEvent::ClipStarted { id, at } => self.emit_audio(crate::AudioEvent::PlayStarted { id, at: at.into_std() }).await,
+            MediaEvent::ClipDone { id, samples_played, stopped } => self.on_clip_done(id, samples_played, stopped).await,
         }
     }
 
@@ -414,19 +406,13 @@ impl LegTask {
         }
     }
 
-    /// Answers every line still owed a `SayDone`, reports media, then `Ended`.
+    /// Answers every line or clip still owed, reports media, then `Ended`.
     async fn end(&mut self, end: LegEnd, provider_response: String) -> Step {
-        self.answer_owed_lines().await?;
-        for id in std::mem::take(&mut self.clips_owed) {
-            self.emit(LegEvent::PlayDone { id, samples_played: 0, stopped: true }).await?;
-        }
-        if self.audio_dropped > 0 {
-            tracing::warn!(call_id = %self.call_id, frames = self.audio_dropped, "the voice pipeline fell behind: callee audio frames dropped");
-        }
+        self.answer_owed().await?;
         let report = self.media.finish().await;
         tracing::info!(call_id = %self.call_id, ?end, %provider_response, sent = report.packets_sent, received = report.packets_received, "SIP leg ended");
-        self.emit(LegEvent::Media(report)).await?;
-        self.emit(LegEvent::Ended { end, provider_response }).await?;
+        self.signal(Signal::Media(report)).await?;
+        self.signal(Signal::Ended { end, provider_response }).await?;
         Err(Stop)
     }
 

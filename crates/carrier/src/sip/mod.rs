@@ -41,7 +41,7 @@ pub use config::{Codec, SipConfig, SipTransport};
 pub use error::{SipConfigError, SipStartError};
 pub use trunk::RegistrationState;
 
-use crate::{Carrier, CarrierError, DialRequest, Leg};
+use crate::{AudioLeg, Carrier, CarrierError, DialRequest, TextLeg};
 use trunk::Trunk;
 
 /// A carrier that places calls through a SIP trunk.
@@ -98,7 +98,11 @@ impl Carrier for SipCarrier {
         "sip"
     }
 
-    async fn dial(&self, req: DialRequest) -> Result<Leg, CarrierError> {
-        leg::dial(self.trunk.clone(), req).await
+    async fn dial(&self, req: DialRequest) -> Result<TextLeg, CarrierError> {
+        leg::dial_text(self.trunk.clone(), req).await
+    }
+
+    async fn dial_audio(&self, req: DialRequest) -> Result<AudioLeg, CarrierError> {
+        leg::dial_audio(self.trunk.clone(), req).await
     }
 }

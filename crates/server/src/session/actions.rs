@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use waihu_call::{Action, CallEnd, Input, LegCommand as BrainCommand};
-use waihu_carrier::{CarrierError, DialRequest, LegCommand};
+use waihu_carrier::{CarrierError, DialRequest, TextCommand, TextLeg};
 use waihu_core::lifecycle::LegEnd;
 use waihu_core::{CallEvent, CallStatus, PhoneNumber};
 use waihu_store::FinishCall;
@@ -60,15 +60,20 @@ impl Session {
             }
         };
         tracing::info!(to = %to.redacted(), carrier = self.deps.carrier.kind(), "dialling");
-        let req = DialRequest { call_id: self.call.id.clone(), to, audio: self.voice.is_some() };
-        match self.deps.carrier.dial(req).await {
-            Ok(leg) => {
-                let leg = match self.voice.clone() {
-                    Some(engines) => waihu_voice::wrap(leg, engines, self.call_voice()),
-                    None => leg,
-                };
-                self.leg_events = Some(leg.events);
-                self.leg_commands = Some(leg.commands);
+        let req = DialRequest { call_id: self.call.id.clone(), to };
+        let dialled = match self.voice.clone() {
+            // A spoken call: the voice pipeline makes the audio leg a text leg.
+            Some(engines) => self.deps.carrier.dial_audio(req).await.map(|leg| {
+                let voiced = waihu_voice::wrap(leg, engines, self.call_voice());
+                self.turn_latencies = Some(voiced.turns);
+                voiced.leg
+            }),
+            None => self.deps.carrier.dial(req).await,
+        };
+        match dialled {
+            Ok(TextLeg { events, commands }) => {
+                self.leg_events = Some(events);
+                self.leg_commands = Some(commands);
                 None
             }
             Err(e @ CarrierError::Capacity(_)) if self.may_requeue => {
@@ -118,11 +123,11 @@ impl Session {
 
     async fn command(&mut self, cmd: BrainCommand) {
         let (cmd, releases) = match cmd {
-            BrainCommand::Say { id, text } => (LegCommand::Say { id, text }, false),
-            BrainCommand::SayPart { id, text, last } => (LegCommand::SayPart { id, text, last }, false),
-            BrainCommand::StopSaying => (LegCommand::StopSaying, false),
-            BrainCommand::Cancel => (LegCommand::Cancel, true),
-            BrainCommand::HangUp => (LegCommand::HangUp, true),
+            BrainCommand::Say { id, text } => (TextCommand::Say { id, text }, false),
+            BrainCommand::SayPart { id, text, last } => (TextCommand::SayPart { id, text, last }, false),
+            BrainCommand::StopSaying => (TextCommand::StopSaying, false),
+            BrainCommand::Cancel => (TextCommand::Cancel, true),
+            BrainCommand::HangUp => (TextCommand::HangUp, true),
         };
         let sent = match &self.leg_commands {
             Some(tx) => tx.send(cmd).await.is_ok(),
@@ -137,6 +142,10 @@ impl Session {
     async fn finish(&mut self, end: CallEnd) {
         if let Some((_, task)) = self.thinking.take() {
             task.abort();
+        }
+        // The pipeline sends each turn's latency before the leg's end.
+        while let Some(t) = self.turn_latencies.as_mut().and_then(|rx| rx.try_recv().ok()) {
+            self.on_turn_latency(t);
         }
         let f = end.finish;
         let fin = FinishCall {

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 use waihu_agent::{EngineRegistry, Llm};
 use waihu_call::{BrainConfig, CallBrain, Input, ReplyEvent, ReplyId};
-use waihu_carrier::{Carrier, LegCommand, LegEvent};
+use waihu_carrier::{Carrier, Signal, TextCommand, TextEvent};
 use waihu_core::lifecycle::LifecycleConfig;
 use waihu_core::{CallStatus, EndReason, HangupSide};
 use waihu_store::{CallRow, Store};
@@ -75,8 +75,10 @@ struct Session {
     engine: Arc<dyn Llm>,
     /// The voice pipeline's engines when this call is spoken.
     voice: Option<Arc<VoiceEngines>>,
-    leg_events: Option<mpsc::Receiver<LegEvent>>,
-    leg_commands: Option<mpsc::Sender<LegCommand>>,
+    leg_events: Option<mpsc::Receiver<TextEvent>>,
+    leg_commands: Option<mpsc::Sender<TextCommand>>,
+    /// Each answered turn's latency, from the voice pipeline.
+    turn_latencies: Option<mpsc::UnboundedReceiver<TurnLatencyMs>>,
     /// The reply being written, and where its events arrive.
     thinking: Option<(ReplyId, tokio::task::JoinHandle<()>)>,
     replies: mpsc::UnboundedSender<(ReplyId, ReplyEvent)>,
@@ -127,6 +129,7 @@ pub(crate) async fn run_call(deps: Arc<SessionDeps>, call: CallRow, mut control:
         voice,
         leg_events: None,
         leg_commands: None,
+        turn_latencies: None,
         thinking: None,
         replies,
         media_stats: None,
@@ -153,6 +156,13 @@ pub(crate) async fn run_call(deps: Arc<SessionDeps>, call: CallRow, mut control:
                 }
             },
             Some((id, event)) = reply_events.recv() => Input::Reply { id, event },
+            t = async { match s.turn_latencies.as_mut() { Some(rx) => rx.recv().await, None => std::future::pending().await } } => {
+                match t {
+                    Some(t) => s.on_turn_latency(t),
+                    None => s.turn_latencies = None,
+                }
+                continue;
+            }
             c = control.recv(), if !control.is_closed() => match c {
                 Some(Control::HangUp) => Input::HangUp { side: HangupSide::Api, reason: EndReason::ApiCancel },
                 Some(Control::Shutdown) => Input::HangUp { side: HangupSide::Platform, reason: EndReason::ServerRestart },
@@ -167,29 +177,28 @@ pub(crate) async fn run_call(deps: Arc<SessionDeps>, call: CallRow, mut control:
 impl Session {
     /// What a leg event means to the brain; the media counters and turn
     /// latencies are kept here for the record and `/metrics`.
-    fn on_leg_event(&mut self, ev: LegEvent) -> Option<Input> {
+    fn on_leg_event(&mut self, ev: TextEvent) -> Option<Input> {
         match ev {
-            LegEvent::Ringing => Some(Input::Ringing),
-            LegEvent::Answered => Some(Input::Answered),
-            LegEvent::Heard(text) => Some(Input::Heard(text)),
-            LegEvent::SayDone { id, played_chars, stopped } => Some(Input::SayDone { id, played_chars, stopped }),
-            LegEvent::Ended { end, provider_response } => {
+            TextEvent::Signal(Signal::Ringing) => Some(Input::Ringing),
+            TextEvent::Signal(Signal::Answered) => Some(Input::Answered),
+            TextEvent::Heard(text) => Some(Input::Heard(text)),
+            TextEvent::SayDone { id, played_chars, stopped } => Some(Input::SayDone { id, played_chars, stopped }),
+            TextEvent::Signal(Signal::Ended { end, provider_response }) => {
                 self.leg_gone();
                 Some(Input::LegEnded { end, provider_response: Some(provider_response) })
             }
-            LegEvent::TurnLatency(t) => {
-                self.deps.metrics.observe_turn(&t);
-                self.turns.push(t);
-                None
-            }
-            LegEvent::Media(report) => {
+            TextEvent::Signal(Signal::Media(report)) => {
                 self.deps.metrics.observe_media(&report);
                 self.media_stats = serde_json::to_string(&report).ok();
                 None
             }
-            // Audio-level events stay inside the voice pipeline.
-            LegEvent::SpeechStarted | LegEvent::Audio { .. } | LegEvent::PlayStarted { .. } | LegEvent::PlayDone { .. } => None,
+            TextEvent::SpeechStarted => None,
         }
+    }
+
+    fn on_turn_latency(&mut self, t: TurnLatencyMs) {
+        self.deps.metrics.observe_turn(&t);
+        self.turns.push(t);
     }
 
     fn leg_gone(&mut self) {

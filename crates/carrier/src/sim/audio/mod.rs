@@ -4,9 +4,9 @@
 //!
 //! An audio leg rings and picks up like the text leg ([`super::leg`]), then
 //! runs one real 20 ms clock for the call. Every tick it
-//! - sends 160 samples of the AI's clips ([`LegCommand::Play`]), back to
+//! - sends 160 samples of the AI's clips ([`AudioCommand::Play`]), back to
 //!   back, reporting `PlayStarted`/`PlayDone`;
-//! - hands over a [`LegEvent::Audio`] frame of the callee: its utterance
+//! - hands over an [`AudioEvent::Audio`] frame of the callee: its utterance
 //!   playing, else a faint noise floor. Frames are never waited for: a full
 //!   events channel drops them (and counts).
 //!
@@ -37,7 +37,7 @@ use waihu_speech::{Asr, Tts};
 
 use super::leg::{refusal, sleep_until_some, Callee, Phase, Step, Stop, Timing, HANG_UP_PAUSE_SECS};
 use super::persona::{Pickup, Talker, Turn};
-use crate::{Leg, LegCommand, LegEvent, LineParts};
+use crate::{AudioCommand, AudioEvent, AudioLeg, Signal};
 use engines::{Done, Job, NoiseFloor};
 use playout::{duration_of, Played, Playout};
 
@@ -72,12 +72,12 @@ impl std::fmt::Debug for SimVoice {
 }
 
 /// Starts an audio leg's task and hands back its ends.
-pub(crate) fn spawn(call_id: String, timing: Timing, callee: Callee, voice: SimVoice) -> Leg {
+pub(crate) fn spawn(call_id: String, timing: Timing, callee: Callee, voice: SimVoice) -> AudioLeg {
     let (events_tx, events) = mpsc::channel(EVENTS_CAPACITY);
     let (commands, commands_rx) = mpsc::channel(32);
     let (done_tx, done_rx) = mpsc::unbounded_channel();
     let (ringing_at, outcome_at) = timing.calling_deadlines(callee.pickup, callee.ring_secs, Instant::now());
-    let leg = AudioLeg {
+    let leg = AudioLegState {
         call_id,
         timing,
         pickup: callee.pickup,
@@ -89,7 +89,6 @@ pub(crate) fn spawn(call_id: String, timing: Timing, callee: Callee, voice: SimV
         phase: Phase::Calling { ringing_at, outcome_at },
         clock: None,
         playout: Playout::default(),
-        parts: LineParts::default(),
         lines_in_flight: 0,
         epoch: 0,
         cut_in: None,
@@ -105,7 +104,7 @@ pub(crate) fn spawn(call_id: String, timing: Timing, callee: Callee, voice: SimV
         frames_dropped: 0,
     };
     tokio::spawn(leg.run(commands_rx, done_rx));
-    Leg { events, commands }
+    AudioLeg { events, commands }
 }
 
 /// The callee's utterance in progress.
@@ -124,7 +123,7 @@ struct CutInPlan {
     at: Instant,
 }
 
-struct AudioLeg {
+struct AudioLegState {
     call_id: String,
     timing: Timing,
     pickup: Pickup,
@@ -133,13 +132,11 @@ struct AudioLeg {
     /// Audio for the callee's ears.
     ears: mpsc::UnboundedSender<Job>,
     done_tx: mpsc::UnboundedSender<Done>,
-    events: mpsc::Sender<LegEvent>,
+    events: mpsc::Sender<AudioEvent>,
     phase: Phase,
     /// The 20 ms media clock, from the answer.
     clock: Option<Interval>,
     playout: Playout,
-    /// `SayPart` lines, only to answer each once.
-    parts: LineParts,
     /// Lines given to the ears and not yet made out.
     lines_in_flight: usize,
     /// Bumped when the callee's cut-in settles what it heard: lines made
@@ -169,8 +166,8 @@ async fn tick(clock: &mut Option<Interval>) {
     }
 }
 
-impl AudioLeg {
-    async fn run(mut self, mut commands: mpsc::Receiver<LegCommand>, mut done: mpsc::UnboundedReceiver<Done>) {
+impl AudioLegState {
+    async fn run(mut self, mut commands: mpsc::Receiver<AudioCommand>, mut done: mpsc::UnboundedReceiver<Done>) {
         let stop = loop {
             let deadline = self.next_deadline();
             let step = tokio::select! {
@@ -202,34 +199,28 @@ impl AudioLeg {
         candidates.into_iter().flatten().min()
     }
 
-    async fn emit(&mut self, event: LegEvent) -> Step {
+    async fn emit(&mut self, event: AudioEvent) -> Step {
         self.events.send(event).await.map_err(|_| Stop::Abandoned)
     }
 
-    async fn on_command(&mut self, command: LegCommand) -> Step {
+    async fn on_command(&mut self, command: AudioCommand) -> Step {
         match (self.phase, command) {
-            (Phase::Calling { .. }, LegCommand::Cancel | LegCommand::HangUp) => {
+            (Phase::Calling { .. }, AudioCommand::Cancel | AudioCommand::HangUp) => {
                 self.end(LegEnd::Released, "487 Request Terminated (simulated)").await
             }
-            (Phase::Connected, LegCommand::HangUp | LegCommand::Cancel) => self.end(LegEnd::Released, "BYE (simulated)").await,
-            // An audio leg takes sound: a text line is answered unplayed.
-            (_, LegCommand::Say { id, .. }) => self.emit(LegEvent::SayDone { id, played_chars: 0, stopped: true }).await,
-            (_, LegCommand::SayPart { id, text, last }) => match self.parts.push(id, &text, last) {
-                Some(_) => self.emit(LegEvent::SayDone { id, played_chars: 0, stopped: true }).await,
-                None => Ok(()),
-            },
+            (Phase::Connected, AudioCommand::HangUp | AudioCommand::Cancel) => self.end(LegEnd::Released, "BYE (simulated)").await,
             // No media before answer: nothing of the clip can be heard.
-            (Phase::Calling { .. }, LegCommand::Play { id, .. }) => {
-                self.emit(LegEvent::PlayDone { id, samples_played: 0, stopped: true }).await
+            (Phase::Calling { .. }, AudioCommand::Play { id, .. }) => {
+                self.emit(AudioEvent::PlayDone { id, samples_played: 0, stopped: true }).await
             }
-            (Phase::Connected, LegCommand::Play { id, pcm }) => {
+            (Phase::Connected, AudioCommand::Play { id, pcm }) => {
                 self.playout.push(id, pcm);
                 // The AI speaks again: the callee waits for it to finish.
                 self.reaction_at = None;
                 Ok(())
             }
-            (Phase::Calling { .. }, LegCommand::StopSaying) => Ok(()),
-            (Phase::Connected, LegCommand::StopSaying) => {
+            (Phase::Calling { .. }, AudioCommand::StopPlaying) => Ok(()),
+            (Phase::Connected, AudioCommand::StopPlaying) => {
                 let mut played = Vec::new();
                 let cut_off = self.playout.stop(&mut played);
                 if played.is_empty() {
@@ -289,7 +280,7 @@ impl AudioLeg {
                 Phase::Calling { ringing_at, outcome_at } => {
                     if due(ringing_at) {
                         self.phase = Phase::Calling { ringing_at: None, outcome_at };
-                        self.emit(LegEvent::Ringing).await?;
+                        self.emit(AudioEvent::Signal(Signal::Ringing)).await?;
                     } else if due(outcome_at) {
                         return self.pick_up().await;
                     } else {
@@ -321,7 +312,7 @@ impl AudioLeg {
         let mut clock = interval(TICK);
         clock.set_missed_tick_behavior(MissedTickBehavior::Burst);
         self.clock = Some(clock);
-        self.emit(LegEvent::Answered).await
+        self.emit(AudioEvent::Signal(Signal::Answered)).await
     }
 
     /// One 20 ms tick: the AI's audio out, the callee's audio in.
@@ -345,7 +336,7 @@ impl AudioLeg {
         }
         self.noise.fill(&mut frame[voiced..]);
         let room = self.events.capacity() > CONTROL_RESERVE;
-        let sent = if room { self.events.try_send(LegEvent::Audio { pcm: Arc::from(&frame[..]), at: now.into_std() }) } else { Ok(()) };
+        let sent = if room { self.events.try_send(AudioEvent::Audio { pcm: Arc::from(&frame[..]), at: now.into_std() }) } else { Ok(()) };
         match sent {
             Ok(()) if room => self.frames_sent += 1,
             Ok(()) | Err(mpsc::error::TrySendError::Full(_)) => {
@@ -372,13 +363,13 @@ impl AudioLeg {
                     if self.speech.is_none() && self.talker.may_cut_in() {
                         let _ = self.ears.send(Job::Preview { clip: id, pcm, started_at: now });
                     }
-                    self.emit(LegEvent::PlayStarted { id, at: now.into_std() }).await?;
+                    self.emit(AudioEvent::PlayStarted { id, at: now.into_std() }).await?;
                 }
                 Played::Done { id, samples_played, stopped } => {
                     if self.cut_in.as_ref().is_some_and(|c| c.clip == id) {
                         self.cut_in = None;
                     }
-                    self.emit(LegEvent::PlayDone { id, samples_played, stopped }).await?;
+                    self.emit(AudioEvent::PlayDone { id, samples_played, stopped }).await?;
                 }
             }
         }
@@ -462,19 +453,16 @@ impl AudioLeg {
         }
     }
 
-    /// Answers every clip and line still owed an answer, then sends `Ended`.
+    /// Answers every clip still owed an answer, then sends `Ended`.
     async fn end(&mut self, end: LegEnd, provider_response: &str) -> Step {
         let mut played = Vec::new();
         self.playout.stop(&mut played);
         for p in played {
             if let Played::Done { id, samples_played, stopped } = p {
-                self.emit(LegEvent::PlayDone { id, samples_played, stopped }).await?;
+                self.emit(AudioEvent::PlayDone { id, samples_played, stopped }).await?;
             }
         }
-        if let Some(id) = self.parts.take_open() {
-            self.emit(LegEvent::SayDone { id, played_chars: 0, stopped: true }).await?;
-        }
-        self.emit(LegEvent::Ended { end, provider_response: provider_response.to_owned() }).await?;
+        self.emit(AudioEvent::Signal(Signal::Ended { end, provider_response: provider_response.to_owned() })).await?;
         Err(Stop::Ended)
     }
 }

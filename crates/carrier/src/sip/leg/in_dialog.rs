@@ -10,7 +10,7 @@ use rsipstack::rsip::{Method, StatusCode};
 use super::{LegTask, Step};
 use crate::sip::dtmf_mode;
 use crate::sip::sdp::parse_remote;
-use crate::LegEvent;
+use crate::TextEvent;
 
 impl LegTask {
     /// Answers one in-dialog request; any other state is ignored here.
@@ -67,8 +67,8 @@ impl LegTask {
         }
         let Some(text) = dtmf_mode::utterance(key) else { return Ok(()) };
         tracing::debug!(call_id = %self.call_id, %key, "DTMF test mode: digit heard as speech");
-        self.emit(LegEvent::SpeechStarted).await?;
-        self.emit(LegEvent::Heard(text.to_owned())).await
+        self.emit_text(TextEvent::SpeechStarted).await?;
+        self.emit_text(TextEvent::Heard(text.to_owned())).await
     }
 
     /// Our SDP for a re-INVITE/UPDATE: the codec in use only. Its `o=`

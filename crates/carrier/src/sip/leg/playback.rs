@@ -1,92 +1,62 @@
-//! The AI's lines on the call: queued, played one at a time as placeholder
-//! audio, each answered by one `SayDone`; `StopSaying` (barge-in) cuts the
-//! line playing at the next frame and drops the queue.
+//! Text level: the AI's lines played as placeholder audio (a tone as long
+//! as the line would take to say), kept by the shared line playout; a stop
+//! (barge-in) cuts the line playing at the next frame, and its `SayDone`
+//! comes with the media's count of samples sent.
 
+use super::level::Level;
 use super::{LegTask, Step};
+use crate::lines::LineOut;
 use crate::sip::tone;
-use crate::LegEvent;
-
-pub(super) struct Line {
-    pub(super) id: u64,
-    pub(super) chars: usize,
-}
-
-pub(super) struct Playing {
-    pub(super) line: Line,
-    pub(super) samples: usize,
-}
+use crate::TextCommand;
 
 impl LegTask {
-    pub(super) async fn on_say(&mut self, id: u64, text: String) -> Step {
-        if !self.answered {
-            return self.emit(LegEvent::SayDone { id, played_chars: 0, stopped: true }).await;
+    pub(super) async fn on_text_command(&mut self, command: TextCommand) -> Step {
+        if let Level::Text { lines, .. } = &mut self.level {
+            lines.command(command);
         }
-        self.queue.push_back(Line { id, chars: text.chars().count() });
-        if self.playing.is_none() {
-            self.start_next_line().await?;
-        }
-        Ok(())
+        self.carry_out_lines().await
     }
 
-    /// Audio mode: a clip of the voice pipeline's speech.
-    pub(super) async fn on_play(&mut self, id: u64, pcm: std::sync::Arc<[i16]>) -> Step {
-        if self.answered && self.audio && self.media.play_clip(id, pcm) {
-            self.clips_owed.push(id);
-            return Ok(());
-        }
-        // Not answered (nothing can be heard), or a text-mode leg.
-        self.emit(LegEvent::PlayDone { id, samples_played: 0, stopped: true }).await
-    }
-
-    pub(super) async fn on_stop_saying(&mut self) -> Step {
-        // The line stops at the next frame; its SayDone comes with the
-        // media's count of samples sent.
-        if self.playing.is_some() && !self.stopping {
-            self.stopping = true;
-            self.media.stop_playback();
-        }
-        self.drop_queue().await
-    }
-
+    /// The placeholder audio of the line playing ended, or stopped.
     pub(super) async fn on_playback_done(&mut self, samples_played: usize) -> Step {
-        self.stopping = false;
-        if let Some(p) = self.playing.take() {
-            let played_chars = tone::played_chars(p.line.chars, samples_played, p.samples);
-            self.emit(LegEvent::SayDone { id: p.line.id, played_chars, stopped: played_chars < p.line.chars }).await?;
-        }
-        self.start_next_line().await
-    }
-
-    async fn start_next_line(&mut self) -> Step {
-        while let Some(line) = self.queue.pop_front() {
-            let audio = tone::line_audio(line.chars, self.trunk.cfg.chars_per_second);
-            if audio.is_empty() {
-                self.emit(LegEvent::SayDone { id: line.id, played_chars: 0, stopped: false }).await?;
-                continue;
+        if let Level::Text { lines, tone_samples, .. } = &mut self.level {
+            if let Some(line) = lines.playing() {
+                let played_chars = tone::played_chars(line.chars, samples_played, *tone_samples);
+                lines.finished(played_chars);
             }
-            let samples = audio.len();
-            self.media.play(audio);
-            self.playing = Some(Playing { line, samples });
-            return Ok(());
         }
-        Ok(())
+        self.carry_out_lines().await
     }
 
     /// Answers the line playing (by the clock) and every queued one, as the
     /// leg ends.
     pub(super) async fn answer_owed_lines(&mut self) -> Step {
-        if let Some(p) = self.playing.take() {
-            let played = self.media.played_estimate();
-            let played_chars = tone::played_chars(p.line.chars, played, p.samples);
-            self.emit(LegEvent::SayDone { id: p.line.id, played_chars, stopped: played_chars < p.line.chars }).await?;
+        let played = self.media.played_estimate();
+        if let Level::Text { lines, tone_samples, .. } = &mut self.level {
+            let played_chars = lines.playing().map_or(0, |line| tone::played_chars(line.chars, played, *tone_samples));
+            lines.end(played_chars);
         }
-        self.drop_queue().await
+        self.carry_out_lines().await
     }
 
-    async fn drop_queue(&mut self) -> Step {
-        while let Some(line) = self.queue.pop_front() {
-            self.emit(LegEvent::SayDone { id: line.id, played_chars: 0, stopped: true }).await?;
+    /// Does what the line playout asks, in order.
+    async fn carry_out_lines(&mut self) -> Step {
+        loop {
+            let Level::Text { lines, tone_samples, .. } = &mut self.level else { return Ok(()) };
+            let Some(out) = lines.poll() else { return Ok(()) };
+            match out {
+                LineOut::Play(line) => {
+                    let audio = tone::line_audio(line.chars, self.trunk.cfg.chars_per_second);
+                    if audio.is_empty() {
+                        lines.finished(line.chars);
+                        continue;
+                    }
+                    *tone_samples = audio.len();
+                    self.media.play(audio);
+                }
+                LineOut::Stop => self.media.stop_playback(),
+                LineOut::Event(event) => self.emit_text(event).await?,
+            }
         }
-        Ok(())
     }
 }
