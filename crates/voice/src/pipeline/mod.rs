@@ -199,7 +199,7 @@ impl Pipeline {
     fn send_down(&mut self, cmd: AudioCommand) {
         if self.outbox.is_empty() {
             match self.down.try_send(cmd) {
-                Ok(()) => return,
+                Ok(()) => {}
                 Err(mpsc::error::TrySendError::Full(cmd)) => self.outbox.push_back(cmd),
                 Err(mpsc::error::TrySendError::Closed(_)) => {}
             }
@@ -214,7 +214,7 @@ impl Pipeline {
     async fn emit(&mut self, ev: TextEvent) {
         if self.up_outbox.is_empty() {
             match self.up.try_send(ev) {
-                Ok(()) => return,
+                Ok(()) => {}
                 Err(mpsc::error::TrySendError::Full(ev)) => self.up_outbox.push_back(ev),
                 Err(mpsc::error::TrySendError::Closed(_)) => self.session_left(),
             }
