@@ -33,7 +33,7 @@ use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 use crate::asr::AsrError;
-use crate::http::{error_chain, error_message, millis, HttpError, Scrubber};
+use waihu_vendor_http::{error_chain, error_message, millis, HttpError, Scrubber};
 use crate::tts::TtsError;
 
 /// DashScope's WebSocket inference endpoint (China (Beijing) region, where

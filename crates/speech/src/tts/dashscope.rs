@@ -29,7 +29,7 @@ use waihu_core::wire::VoiceInfo;
 
 use super::{pick_voice, Tts, TtsError, TtsRequest, TtsStream};
 use crate::dashscope::{closed_mid_task, task_id, DashScopeEndpoint, Failure, KeyError, ServerEvent, Socket};
-use crate::http::{millis, HttpError};
+use waihu_vendor_http::{millis, HttpError};
 use crate::pcm::SAMPLE_RATE;
 
 /// The default model.

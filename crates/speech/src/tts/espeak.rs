@@ -32,7 +32,7 @@ use waihu_core::wire::VoiceInfo;
 
 use self::pinyin::{to_pieces, Piece};
 use super::{pick_voice, Tts, TtsError, TtsRequest, TtsStream};
-use crate::http::millis;
+use waihu_vendor_http::millis;
 use crate::pcm::SAMPLE_RATE;
 use crate::resample::Resampler;
 use crate::wav::WavReader;

@@ -22,9 +22,9 @@ use futures_util::{Stream, StreamExt};
 use serde_json::json;
 use tokio::time::Instant;
 use waihu_core::wire::VoiceInfo;
+use waihu_vendor_http::{error_chain, error_message, millis, read_capped, send, Endpoint, HttpError, Scrubber, VendorClient, ERROR_BODY_WAIT, OPENAI_BASE_URL};
 
 use super::{pick_voice, Tts, TtsError, TtsRequest, TtsStream};
-use crate::http::{error_chain, millis, read_capped, send, Endpoint, HttpError, Scrubber};
 use crate::pcm::{apply_gain, volume_gain, SAMPLE_RATE};
 use crate::resample::Resampler;
 use crate::wav::WavReader;
@@ -96,10 +96,7 @@ impl OpenAiTtsConfig {
 
     /// OpenAI's hosted API with `gpt-4o-mini-tts`.
     pub fn openai(api_key: Option<String>) -> Self {
-        let mut c = OpenAiTtsConfig::new("https://api.openai.com/v1", "gpt-4o-mini-tts");
-        c.endpoint.api_key = api_key;
-        c.endpoint.key_required = true;
-        c
+        OpenAiTtsConfig { endpoint: Endpoint::openai(api_key), ..OpenAiTtsConfig::new(OPENAI_BASE_URL, "gpt-4o-mini-tts") }
     }
 }
 
@@ -107,9 +104,7 @@ impl OpenAiTtsConfig {
 #[derive(Debug)]
 pub struct OpenAiTts {
     config: OpenAiTtsConfig,
-    url: String,
-    client: reqwest::Client,
-    scrubber: Scrubber,
+    api: VendorClient,
 }
 
 /// OpenAI's `speed` (0.25-4.0) for a 0-100 speed: 0.5 to 2.0, 1.0 at 50.
@@ -127,9 +122,8 @@ impl OpenAiTts {
         if config.voices.is_empty() {
             return Err(TtsError::NotConfigured("no voices configured".into()));
         }
-        let url = config.endpoint.url("/audio/speech")?;
-        let (client, scrubber) = config.endpoint.client()?;
-        Ok(OpenAiTts { config, url, client, scrubber })
+        let api = config.endpoint.connect("/audio/speech")?;
+        Ok(OpenAiTts { config, api })
     }
 
     /// The JSON body for `req` in `voice`.
@@ -151,16 +145,16 @@ impl OpenAiTts {
         let voice = pick_voice(&self.config.voices, req.voice_id.as_deref()).map_err(|e| HttpError::NotConfigured(e.to_string()))?;
         let limit = self.config.first_audio_timeout;
         let deadline = Instant::now() + limit;
-        let request = self.client.post(&self.url).json(&self.request_body(&req, &voice.id));
+        let request = self.api.post().json(&self.request_body(&req, &voice.id));
         tracing::debug!(model = %self.config.model, voice = %voice.id, chars = req.text.chars().count(), "asking for speech");
-        let response = send(request, deadline, limit).await?;
+        let response = send(request, deadline, limit, ERROR_BODY_WAIT).await?;
         let content_type = response.headers().get(reqwest::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
         if content_type.starts_with("application/json") || content_type.starts_with("text/") {
             // A 200 that is not audio: some gateways wrap their errors this way.
             let body = read_capped(response, deadline, limit).await?;
             return Err(HttpError::Protocol(format!(
                 "expected audio, got {content_type}: {}",
-                crate::http::error_message(reqwest::StatusCode::OK, &body)
+                error_message(reqwest::StatusCode::OK, &body)
             )));
         }
         let decoder = match self.config.format {
@@ -174,7 +168,7 @@ impl OpenAiTts {
             deadline: Some(deadline),
             first: limit,
             idle: self.config.idle_timeout,
-            scrubber: self.scrubber.clone(),
+            scrubber: self.api.scrubber().clone(),
             done: false,
         };
         Ok(Box::pin(futures_util::stream::unfold(reading, |mut r| async move { r.next_chunk().await.map(|item| (item, r)) })))
@@ -193,7 +187,7 @@ impl Tts for OpenAiTts {
         if req.text.trim().is_empty() {
             return Ok(Box::pin(futures_util::stream::empty()));
         }
-        let result = self.start(req).await.map_err(|e| TtsError::from(self.scrubber.error(e)));
+        let result = self.start(req).await.map_err(|e| TtsError::from(self.api.scrubber().error(e)));
         if let Err(e) = &result {
             tracing::warn!(model = %self.config.model, error = %e, "speech request failed");
         }
