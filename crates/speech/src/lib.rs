@@ -41,7 +41,6 @@
 
 pub mod asr;
 pub mod dashscope;
-pub mod models;
 pub mod offline;
 pub mod pcm;
 pub mod resample;
