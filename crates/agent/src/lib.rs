@@ -18,4 +18,4 @@ pub mod task;
 
 pub use conversation::{Conversation, Reply};
 pub use llm::{ChatRequest, Llm, LlmError, LlmEvent, LlmStream, Turn};
-pub use registry::EngineRegistry;
+pub use registry::{EngineRegistry, RegistryError};
