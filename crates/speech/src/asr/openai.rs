@@ -20,10 +20,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use serde_json::Value;
 use tokio::time::Instant;
-
-use super::{Asr, AsrError, Transcript};
 use waihu_vendor_http::{read_capped, send, Endpoint, HttpError, VendorClient, ERROR_BODY_WAIT, OPENAI_BASE_URL};
 
+use super::{Asr, AsrError, Transcript};
 use crate::pcm::SAMPLE_RATE;
 use crate::wav;
 

@@ -16,6 +16,7 @@
 pub mod dashscope;
 pub mod espeak;
 pub mod openai;
+mod stream;
 
 use std::pin::Pin;
 

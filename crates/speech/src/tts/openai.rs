@@ -24,6 +24,7 @@ use tokio::time::Instant;
 use waihu_core::wire::VoiceInfo;
 use waihu_vendor_http::{error_chain, error_message, millis, read_capped, send, Endpoint, HttpError, Scrubber, VendorClient, ERROR_BODY_WAIT, OPENAI_BASE_URL};
 
+use super::stream::{read_stream, AudioReader, Le16Samples};
 use super::{pick_voice, Tts, TtsError, TtsRequest, TtsStream};
 use crate::pcm::{apply_gain, volume_gain, SAMPLE_RATE};
 use crate::resample::Resampler;
@@ -158,7 +159,7 @@ impl OpenAiTts {
             )));
         }
         let decoder = match self.config.format {
-            SpeechFormat::Pcm { sample_rate } => Decoder::Pcm { resampler: Resampler::new(sample_rate, SAMPLE_RATE), carry: None },
+            SpeechFormat::Pcm { sample_rate } => Decoder::Pcm { resampler: Resampler::new(sample_rate, SAMPLE_RATE), samples: Le16Samples::default() },
             SpeechFormat::Wav => Decoder::Wav { reader: WavReader::new(), resampler: None },
         };
         let reading = Reading {
@@ -171,7 +172,7 @@ impl OpenAiTts {
             scrubber: self.api.scrubber().clone(),
             done: false,
         };
-        Ok(Box::pin(futures_util::stream::unfold(reading, |mut r| async move { r.next_chunk().await.map(|item| (item, r)) })))
+        Ok(read_stream(reading))
     }
 }
 
@@ -196,7 +197,7 @@ impl Tts for OpenAiTts {
 }
 
 enum Decoder {
-    Pcm { resampler: Resampler, carry: Option<u8> },
+    Pcm { resampler: Resampler, samples: Le16Samples },
     Wav { reader: WavReader, resampler: Option<Resampler> },
 }
 
@@ -204,19 +205,8 @@ impl Decoder {
     fn push(&mut self, bytes: &[u8], out: &mut Vec<i16>) -> Result<(), TtsError> {
         let mut wide = Vec::with_capacity(bytes.len() / 2 + 1);
         match self {
-            Decoder::Pcm { resampler, carry } => {
-                // Chunks may split a sample between them.
-                let mut rest = bytes;
-                if let (Some(lo), Some((&hi, tail))) = (*carry, rest.split_first()) {
-                    wide.push(i16::from_le_bytes([lo, hi]));
-                    *carry = None;
-                    rest = tail;
-                }
-                let pairs = rest.chunks_exact(2);
-                if let [odd] = pairs.remainder() {
-                    *carry = Some(*odd);
-                }
-                wide.extend(pairs.map(|b| i16::from_le_bytes([b[0], b[1]])));
+            Decoder::Pcm { resampler, samples } => {
+                samples.push(bytes, &mut wide);
                 resampler.process(&wide, out);
             }
             Decoder::Wav { reader, resampler } => {
@@ -256,46 +246,37 @@ struct Reading {
     done: bool,
 }
 
-impl Reading {
-    async fn next_chunk(&mut self) -> Option<Result<Vec<i16>, TtsError>> {
+impl AudioReader for Reading {
+    async fn next_chunk(&mut self) -> Result<Option<Vec<i16>>, TtsError> {
         while !self.done {
             let (deadline, limit) = match self.deadline {
                 Some(d) => (d, self.first),
                 None => (Instant::now() + self.idle, self.idle),
             };
             let piece = match tokio::time::timeout_at(deadline, self.body.next()).await {
-                Err(_) => return self.fail(TtsError::Timeout(millis(limit))),
+                Err(_) => return Err(TtsError::Timeout(millis(limit))),
                 Ok(Some(Err(e))) => {
                     let message = self.scrubber.scrub(&error_chain(&e));
-                    return self.fail(TtsError::Unreachable(format!("the audio stream broke off: {message}")));
+                    return Err(TtsError::Unreachable(format!("the audio stream broke off: {message}")));
                 }
                 Ok(Some(Ok(bytes))) => bytes,
                 Ok(None) => {
                     self.done = true;
                     let mut out = Vec::new();
-                    if let Err(e) = self.decoder.finish(&mut out) {
-                        return Some(Err(e));
-                    }
+                    self.decoder.finish(&mut out)?;
                     apply_gain(&mut out, self.gain);
-                    return (!out.is_empty()).then_some(Ok(out));
+                    return Ok((!out.is_empty()).then_some(out));
                 }
             };
             let mut out = Vec::new();
-            if let Err(e) = self.decoder.push(&piece, &mut out) {
-                return self.fail(e);
-            }
+            self.decoder.push(&piece, &mut out)?;
             if !out.is_empty() {
                 self.deadline = None;
                 apply_gain(&mut out, self.gain);
-                return Some(Ok(out));
+                return Ok(Some(out));
             }
         }
-        None
-    }
-
-    fn fail(&mut self, e: TtsError) -> Option<Result<Vec<i16>, TtsError>> {
-        self.done = true;
-        Some(Err(e))
+        Ok(None)
     }
 }
 
@@ -310,7 +291,7 @@ mod tests {
 
     #[test]
     fn pcm_samples_split_across_chunks_are_joined() {
-        let mut d = Decoder::Pcm { resampler: Resampler::new(8_000, 8_000), carry: None };
+        let mut d = Decoder::Pcm { resampler: Resampler::new(8_000, 8_000), samples: Le16Samples::default() };
         let mut out = Vec::new();
         let bytes: Vec<u8> = [1000i16, -2000, 3000].iter().flat_map(|s| s.to_le_bytes()).collect();
         for piece in [&bytes[..1], &bytes[1..4], &bytes[4..]] {
