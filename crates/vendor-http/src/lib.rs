@@ -13,6 +13,7 @@
 //!   ([`vendor_error!`] maps it onto one).
 //! - [`send`], [`read_capped`], [`error_message`], [`error_chain`]: requests
 //!   bounded in time and size, and errors cut to one readable line.
+#![warn(missing_docs)]
 
 mod endpoint;
 mod error;
