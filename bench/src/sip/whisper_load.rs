@@ -41,7 +41,7 @@ pub async fn load(load: WhisperLoad) -> Result<Loaded, String> {
         use waihu_speech::asr::{WhisperAsr, WhisperConfig};
 
         let store = crate::turn::run::whisper_store(true).await?;
-        let mut config = WhisperConfig::from_store(&store);
+        let mut config = WhisperConfig::new(store.path(&waihu_models::WHISPER_BASE));
         if load.threads > 0 {
             config.threads = load.threads;
         }

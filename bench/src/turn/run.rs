@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 use waihu_agent::offline::OfflineEngine;
 use waihu_agent::Conversation;
 use waihu_carrier::TextCommand;
+use waihu_models::{InstallOptions, ModelStore, Source, MODELS_DIR_ENV, WHISPER_BASE};
 use waihu_speech::asr::Buffered;
-use waihu_speech::models::{InstallOptions, ModelStore, Source, MODELS_DIR_ENV, WHISPER_BASE};
 use waihu_speech::offline::OfflineRecogniser;
 use waihu_speech::tts::{EspeakConfig, EspeakTts};
 use waihu_speech::vad::{EarshotConfig, EarshotVad};
@@ -185,7 +185,7 @@ pub async fn load_whisper(install: bool) -> Result<OfflineRecogniser, String> {
     }
     let store = whisper_store(install).await?;
     let dir = store.dir().display().to_string();
-    tokio::task::spawn_blocking(move || OfflineRecogniser::load(&store))
+    tokio::task::spawn_blocking(move || OfflineRecogniser::load(store.require(&WHISPER_BASE)))
         .await
         .map_err(|e| e.to_string())?
         .map_err(|e| format!("{e} (models directory {dir}; `--install-models 1` installs it there, or WAIHU_MODELS_DIR=DIR waihu models install)"))

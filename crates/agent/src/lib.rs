@@ -20,4 +20,4 @@ pub mod task;
 pub use conversation::{Conversation, Reply};
 pub use gate::SAFE_FALLBACK;
 pub use llm::{ChatRequest, Llm, LlmError, LlmEvent, LlmStream, Turn};
-pub use registry::EngineRegistry;
+pub use registry::{EngineRegistry, RegistryError};

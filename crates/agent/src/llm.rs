@@ -75,6 +75,8 @@ pub enum LlmError {
     NotConfigured(String),
 }
 
+waihu_vendor_http::vendor_error!(LlmError);
+
 /// A dialogue engine.
 #[async_trait]
 pub trait Llm: Send + Sync {

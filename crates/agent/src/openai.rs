@@ -11,41 +11,40 @@
 //! masked in `Debug`, and scrubbed from every error this engine returns.
 
 mod config;
-mod errors;
 mod reply;
 mod sse;
 
 use std::collections::VecDeque;
 use std::fmt;
-use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use futures_util::{FutureExt, Stream, StreamExt};
-use reqwest::header::{HeaderMap, HeaderName, HeaderValue, ACCEPT, CONTENT_TYPE};
+use reqwest::header::{ACCEPT, CONTENT_TYPE};
 use serde_json::{json, Value};
 use tokio::time::Instant;
 use waihu_core::wire::EngineInfo;
+use waihu_vendor_http::{error_chain, millis, read_capped, send, HttpError, Scrubber, VendorClient};
 
 pub use config::OpenAiConfig;
 
 use crate::llm::{ChatRequest, Llm, LlmError, LlmEvent, LlmStream};
 use crate::prompt::{chat_messages, HANG_UP_OUTCOMES, HANG_UP_TOOL};
-use errors::{error_chain, http_error_message, read_capped, send_error, ReadError, Scrubber};
 use reply::ReplyAssembler;
 use sse::LineDecoder;
+
+/// Where chat completions are, below the API root.
+const CHAT_PATH: &str = "/chat/completions";
 
 /// A dialogue engine on an OpenAI-compatible chat completions endpoint.
 pub struct OpenAiEngine {
     config: OpenAiConfig,
-    url: String,
-    client: reqwest::Client,
-    scrubber: Arc<Scrubber>,
+    api: VendorClient,
 }
 
 impl fmt::Debug for OpenAiEngine {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("OpenAiEngine").field("config", &self.config).field("url", &self.url).finish_non_exhaustive()
+        f.debug_struct("OpenAiEngine").field("config", &self.config).field("url", &self.api.url()).finish_non_exhaustive()
     }
 }
 
@@ -55,47 +54,14 @@ impl OpenAiEngine {
     /// when a key is required and none is set.
     pub fn new(config: OpenAiConfig) -> Result<Self, LlmError> {
         let id = &config.id;
-        let base = config.base_url.trim().trim_end_matches('/');
-        if !(base.starts_with("http://") || base.starts_with("https://")) {
-            return Err(LlmError::NotConfigured(format!("{id}: base_url must start with http:// or https://")));
-        }
         if config.model.trim().is_empty() {
             return Err(LlmError::NotConfigured(format!("{id}: no model set")));
         }
-        let url = if base.ends_with("/chat/completions") { base.to_owned() } else { format!("{base}/chat/completions") };
-
-        let mut scrubber = Scrubber::default();
-        let mut headers = HeaderMap::new();
-        match config.key() {
-            Some(key) => {
-                scrubber.secrets.push(key.to_owned());
-                let mut value = HeaderValue::from_str(&format!("Bearer {key}"))
-                    .map_err(|_| LlmError::NotConfigured(format!("{id}: the API key has characters an HTTP header cannot carry")))?;
-                value.set_sensitive(true);
-                headers.insert(reqwest::header::AUTHORIZATION, value);
-            }
-            None if config.key_required => {
-                return Err(LlmError::NotConfigured(format!("{id}: no API key set")));
-            }
-            None => {}
-        }
-        for (name, value) in &config.extra_headers {
-            let bad = || LlmError::NotConfigured(format!("{id}: extra header {name:?} is not a valid HTTP header"));
-            let header = HeaderName::from_bytes(name.trim().as_bytes()).map_err(|_| bad())?;
-            let mut v = HeaderValue::from_str(value.trim()).map_err(|_| bad())?;
-            v.set_sensitive(true);
-            if value.trim().len() >= 8 {
-                scrubber.secrets.push(value.trim().to_owned());
-            }
-            headers.insert(header, v);
-        }
-        let client = reqwest::Client::builder()
-            .default_headers(headers)
-            .connect_timeout(config.connect_timeout)
-            .user_agent(concat!("waihu/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| LlmError::NotConfigured(format!("{id}: cannot set up the HTTP client: {e}")))?;
-        Ok(OpenAiEngine { config, url, client, scrubber: Arc::new(scrubber) })
+        let api = config.endpoint().connect(CHAT_PATH).map_err(|e| match LlmError::from(e) {
+            LlmError::NotConfigured(m) => LlmError::NotConfigured(format!("{id}: {m}")),
+            other => other,
+        })?;
+        Ok(OpenAiEngine { config, api })
     }
 
     /// The configuration this engine was made from.
@@ -122,7 +88,8 @@ impl OpenAiEngine {
             return self.config.description.clone();
         }
         // The host only: a base URL may carry credentials or a path with a key.
-        let after_scheme = self.url.split_once("://").map_or(self.url.as_str(), |(_, rest)| rest);
+        let url = self.api.url();
+        let after_scheme = url.split_once("://").map_or(url, |(_, rest)| rest);
         let authority = after_scheme.split('/').next().unwrap_or("");
         let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
         format!("OpenAI-compatible chat: {} at {host}", self.config.model)
@@ -131,22 +98,18 @@ impl OpenAiEngine {
     async fn start(&self, req: ChatRequest) -> Result<LlmStream, LlmError> {
         let first_token = self.config.first_token_timeout;
         let deadline = Instant::now() + first_token;
-        let request = self.client.post(&self.url).header(ACCEPT, "text/event-stream").json(&self.request_body(&req));
+        let request = self.api.post().header(ACCEPT, "text/event-stream").json(&self.request_body(&req));
         tracing::debug!(engine = %self.config.id, model = %self.config.model, turns = req.history.len(), "asking the dialogue engine");
 
-        let response = match tokio::time::timeout_at(deadline, request.send()).await {
-            Err(_) => return Err(LlmError::Timeout(millis(first_token))),
-            Ok(Err(e)) => return Err(send_error(&e)),
-            Ok(Ok(r)) => r,
+        let response = match send(request, deadline, first_token, self.config.idle_timeout).await {
+            Ok(r) => r,
+            Err(e @ HttpError::Http { .. }) => {
+                let err = LlmError::from(self.api.scrubber().error(e));
+                tracing::warn!(engine = %self.config.id, error = %err, "the dialogue engine refused the request");
+                return Err(err);
+            }
+            Err(e) => return Err(e.into()),
         };
-        let status = response.status();
-        if !status.is_success() {
-            let body = read_capped(response, Instant::now() + self.config.idle_timeout).await.unwrap_or_default();
-            let message = http_error_message(status, &body);
-            let err = self.scrubber.error(LlmError::Http { status: status.as_u16(), message });
-            tracing::warn!(engine = %self.config.id, error = %err, "the dialogue engine refused the request");
-            return Err(err);
-        }
 
         let is_json = response
             .headers()
@@ -155,11 +118,7 @@ impl OpenAiEngine {
             .is_some_and(|ct| ct.trim_start().starts_with("application/json"));
         if is_json {
             // A server that ignored `"stream": true` sends the whole answer.
-            let body = match read_capped(response, deadline).await {
-                Ok(b) => b,
-                Err(ReadError::TimedOut) => return Err(LlmError::Timeout(millis(first_token))),
-                Err(ReadError::Broken(m)) => return Err(LlmError::Unreachable(m)),
-            };
+            let body = read_capped(response, deadline, first_token).await?;
             let text = String::from_utf8(body).map_err(|_| LlmError::Protocol("the answer is not UTF-8".into()))?;
             let mut events = Vec::new();
             ReplyAssembler::default().on_whole(&text, &mut events)?;
@@ -177,7 +136,7 @@ impl OpenAiEngine {
             deadline,
             first_token,
             idle: self.config.idle_timeout,
-            scrubber: Arc::clone(&self.scrubber),
+            scrubber: self.api.scrubber().clone(),
         };
         Ok(Box::pin(reading.into_stream()))
     }
@@ -190,7 +149,7 @@ impl Llm for OpenAiEngine {
     }
 
     async fn chat(&self, req: ChatRequest) -> Result<LlmStream, LlmError> {
-        self.start(req).await.map_err(|e| self.scrubber.error(e))
+        self.start(req).await.map_err(|e| self.api.scrubber().error(e))
     }
 }
 
@@ -231,7 +190,7 @@ struct Reading<S> {
     deadline: Instant,
     first_token: Duration,
     idle: Duration,
-    scrubber: Arc<Scrubber>,
+    scrubber: Scrubber,
 }
 
 impl<S, B> Reading<S>
@@ -323,10 +282,6 @@ where
     }
 }
 
-fn millis(d: Duration) -> u64 {
-    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -360,12 +315,12 @@ mod tests {
     #[test]
     fn url_and_info() {
         let e = OpenAiEngine::new(OpenAiConfig::new("local", "http://user:pw@127.0.0.1:8080/v1/", "qwen")).unwrap();
-        assert_eq!(e.url, "http://user:pw@127.0.0.1:8080/v1/chat/completions");
+        assert_eq!(e.api.url(), "http://user:pw@127.0.0.1:8080/v1/chat/completions");
         let info = e.info();
         assert_eq!((info.id.as_str(), info.name.as_str(), info.default), ("local", "local", false));
         assert_eq!(info.description, "OpenAI-compatible chat: qwen at 127.0.0.1:8080");
         let e = OpenAiEngine::new(OpenAiConfig::new("x", "https://h/api/chat/completions", "m")).unwrap();
-        assert_eq!(e.url, "https://h/api/chat/completions");
+        assert_eq!(e.api.url(), "https://h/api/chat/completions");
     }
 
     #[test]

@@ -2,9 +2,24 @@
 
 use std::sync::Arc;
 
+use thiserror::Error;
 use waihu_core::wire::EngineInfo;
 
 use crate::llm::Llm;
+
+/// Why a registry could not be made.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum RegistryError {
+    /// The default engine is not among the engines.
+    #[error("default dialogue engine {default_id:?} is not configured (configured: {})", configured.join(", "))]
+    UnknownDefault {
+        /// The id asked for as the default.
+        default_id: String,
+        /// The engines' ids.
+        configured: Vec<String>,
+    },
+}
 
 /// Engines by id, with one default.
 #[derive(Clone)]
@@ -15,13 +30,13 @@ pub struct EngineRegistry {
 
 impl EngineRegistry {
     /// A registry whose default is `default_id` (which must be among `engines`).
-    pub fn new(engines: Vec<Arc<dyn Llm>>, default_id: impl Into<String>) -> Result<Self, String> {
+    pub fn new(engines: Vec<Arc<dyn Llm>>, default_id: impl Into<String>) -> Result<Self, RegistryError> {
         let default_id = default_id.into();
-        if !engines.iter().any(|e| e.info().id == default_id) {
-            let ids: Vec<_> = engines.iter().map(|e| e.info().id).collect();
-            return Err(format!("default dialogue engine {default_id:?} is not configured (configured: {})", ids.join(", ")));
+        let registry = EngineRegistry { engines, default_id };
+        if registry.get(None).is_none() {
+            return Err(RegistryError::UnknownDefault { configured: registry.ids(), default_id: registry.default_id });
         }
-        Ok(EngineRegistry { engines, default_id })
+        Ok(registry)
     }
 
     /// The engine for `id`, or the default for `None`.
@@ -50,5 +65,23 @@ impl EngineRegistry {
     /// The ids, for error messages.
     pub fn ids(&self) -> Vec<String> {
         self.engines.iter().map(|e| e.info().id).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::offline::OfflineEngine;
+
+    #[test]
+    fn the_default_must_be_one_of_the_engines() {
+        let engines: Vec<Arc<dyn Llm>> = vec![Arc::new(OfflineEngine::new())];
+        let err = EngineRegistry::new(engines.clone(), "deepseek").err().unwrap();
+        assert_eq!(err, RegistryError::UnknownDefault { default_id: "deepseek".into(), configured: vec!["offline".into()] });
+        assert_eq!(err.to_string(), "default dialogue engine \"deepseek\" is not configured (configured: offline)");
+        let registry = EngineRegistry::new(engines, "offline").unwrap();
+        assert_eq!(registry.get(None).unwrap().info().id, "offline");
+        assert!(registry.get(Some("deepseek")).is_none());
+        assert!(registry.list()[0].default);
     }
 }

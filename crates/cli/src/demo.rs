@@ -24,7 +24,7 @@ pub(crate) async fn demo(phone: &str, task: &str, speed: f64) -> anyhow::Result<
     let env: BTreeMap<String, String> = std::env::vars().filter(|(k, _)| k.starts_with("WAIHU_")).collect();
     let mut cfg = Config::load(None, &env)?;
     // The models `waihu models install` put in place (the data dir is temporary).
-    let models = cfg.speech.models_dir.clone().unwrap_or_else(|| waihu_speech::models::ModelStore::for_data_dir(&cfg.data_dir).dir().to_path_buf());
+    let models = cfg.speech.models_dir.clone().unwrap_or_else(|| waihu_models::ModelStore::for_data_dir(&cfg.data_dir).dir().to_path_buf());
     cfg.speech.models_dir = Some(models);
     cfg.speech.record = true;
     cfg.data_dir = dir.path().to_path_buf();

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::{Subcommand, ValueEnum};
-use waihu_speech::models::{InstallOptions, ModelStore, Source, State, MODELS, MODELS_DIR_ENV};
+use waihu_models::{InstallOptions, ModelStore, Source, State, MODELS, MODELS_DIR_ENV};
 
 use crate::{output, ServerArgs};
 

@@ -97,7 +97,7 @@ pub fn engines(cfg: &Config) -> Result<EngineRegistry, StartError> {
         let engine = OpenAiEngine::new(oc).map_err(|err| StartError::Config(format!("dialogue.openai {:?}: {err}", e.id)))?;
         list.push(Arc::new(engine));
     }
-    EngineRegistry::new(list, cfg.dialogue.default_engine.clone()).map_err(StartError::Config)
+    EngineRegistry::new(list, cfg.dialogue.default_engine.clone()).map_err(|e| StartError::Config(e.to_string()))
 }
 
 /// The phone network the configuration names: the simulator, or a SIP

@@ -17,9 +17,9 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use waihu_carrier::sim::SimVoice;
 use waihu_core::wire::VoiceInfo;
+use waihu_models::{ModelStore, WHISPER_BASE};
 use waihu_speech::asr::{Buffered, DashScopeAsr, DashScopeAsrConfig, OpenAiAsr, OpenAiAsrConfig};
 use waihu_speech::dashscope::DashScopeEndpoint;
-use waihu_speech::models::ModelStore;
 use waihu_speech::offline::OfflineRecogniser;
 use waihu_speech::tts::{DashScopeTts, DashScopeTtsConfig, EspeakConfig, EspeakTts, OpenAiTts, OpenAiTtsConfig};
 use waihu_speech::vad::{EarshotConfig, EarshotVad};
@@ -211,7 +211,7 @@ async fn build(cfg: &SpeechConfig, data_dir: &Path) -> Result<VoiceSetup, String
         };
         let started = std::time::Instant::now();
         let store_dir = store.dir().display().to_string();
-        let rec = tokio::task::spawn_blocking(move || OfflineRecogniser::load(&store))
+        let rec = tokio::task::spawn_blocking(move || OfflineRecogniser::load(store.require(&WHISPER_BASE)))
             .await
             .map_err(|e| format!("loading the speech model failed: {e}"))?
             .map_err(|e| format!("{e} (models directory {store_dir})"))?;

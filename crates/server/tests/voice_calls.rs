@@ -22,7 +22,7 @@ use sipp::Sipp;
 use waihu_agent::offline::OfflineEngine;
 use waihu_agent::{Conversation, Turn};
 use waihu_speech::asr::{WhisperAsr, WhisperConfig};
-use waihu_speech::models::ModelStore;
+use waihu_models::{ModelStore, WHISPER_BASE};
 use waihu_speech::{synthesize_all, Asr, TtsRequest};
 
 const CONFIRM: &str = "对，是我。";
@@ -126,7 +126,7 @@ async fn a_spoken_call_over_sip_confirms_identity_and_delivers_the_task() {
     let ai = voice::wav_channel(&wav, 1);
     assert!(voice::utterances(&callee, 400).len() >= 2, "the callee's two lines are on the left");
     let store = ModelStore::new(models);
-    let asr = WhisperAsr::new(WhisperConfig::from_store(&store)).unwrap().with_prompt(format!("以下是普通话的句子。{TASK}"));
+    let asr = WhisperAsr::new(WhisperConfig::new(store.path(&WHISPER_BASE))).unwrap().with_prompt(format!("以下是普通话的句子。{TASK}"));
     let mut heard = String::new();
     for u in voice::utterances(&ai, 600) {
         let text = asr.transcribe(u).await.unwrap().text;

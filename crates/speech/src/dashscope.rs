@@ -31,9 +31,9 @@ use tokio_tungstenite::tungstenite::http::header::{AUTHORIZATION, USER_AGENT};
 use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+use waihu_vendor_http::{error_chain, error_message, millis, HttpError, Scrubber};
 
 use crate::asr::AsrError;
-use crate::http::{error_chain, error_message, millis, HttpError, Scrubber};
 use crate::tts::TtsError;
 
 /// DashScope's WebSocket inference endpoint (China (Beijing) region, where

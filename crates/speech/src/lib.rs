@@ -41,8 +41,6 @@
 
 pub mod asr;
 pub mod dashscope;
-mod http;
-pub mod models;
 pub mod offline;
 pub mod pcm;
 pub mod resample;
@@ -52,6 +50,6 @@ pub mod wav;
 
 pub use asr::{Asr, AsrError, AsrEvent, AsrSession, StreamingAsr, Transcript};
 pub use dashscope::DashScopeEndpoint;
-pub use http::Endpoint;
+pub use waihu_vendor_http::Endpoint;
 pub use tts::{synthesize_all, Tts, TtsError, TtsRequest, TtsStream};
 pub use vad::{Vad, VadFrame};

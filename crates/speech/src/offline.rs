@@ -2,10 +2,11 @@
 //! this build has Whisper in it (the `whisper` feature needs cmake and
 //! libclang to build, so a plain `cargo build` leaves it out).
 
+use std::fmt;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::asr::{Asr, AsrError};
-use crate::models::ModelStore;
 
 /// Whether this build can recognise speech offline.
 pub fn recogniser_built() -> bool {
@@ -32,16 +33,21 @@ impl std::fmt::Debug for OfflineRecogniser {
 const HINT_CHARS: usize = 120;
 
 impl OfflineRecogniser {
-    /// Loads the model from `store`. The error names what is missing and the
-    /// command that installs it.
-    pub fn load(store: &ModelStore) -> Result<Self, AsrError> {
+    /// Loads the model file `model`: the path the model store gives
+    /// (`waihu_models::ModelStore::require`), or why it has none, whose
+    /// message names the command that installs it and becomes
+    /// [`AsrError::ModelMissing`]. A build without Whisper says so instead,
+    /// whatever the store said: installing the model would not help.
+    pub fn load(model: Result<PathBuf, impl fmt::Display>) -> Result<Self, AsrError> {
         #[cfg(feature = "whisper")]
         {
-            Ok(OfflineRecogniser { whisper: Arc::new(crate::asr::WhisperAsr::from_store(store)?) })
+            let model = model.map_err(|why| AsrError::ModelMissing(why.to_string()))?;
+            let whisper = crate::asr::WhisperAsr::new(crate::asr::WhisperConfig::new(model))?;
+            Ok(OfflineRecogniser { whisper: Arc::new(whisper) })
         }
         #[cfg(not(feature = "whisper"))]
         {
-            let _ = store;
+            let _ = model;
             Err(AsrError::NotConfigured(
                 "this build has no offline recogniser: build waihu with `--features whisper` (needs cmake and libclang-dev)".into(),
             ))
@@ -61,6 +67,22 @@ impl OfflineRecogniser {
         {
             let _ = hint;
             unreachable!("an OfflineRecogniser cannot be made without the whisper feature")
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_model_the_store_lacks_is_missing_in_the_stores_words() {
+        let why = "whisper-base: not installed (no /m/ggml-whisper-base.bin) — run 'waihu models install'";
+        let err = OfflineRecogniser::load(Err::<PathBuf, _>(why)).unwrap_err();
+        if recogniser_built() {
+            assert_eq!(err, AsrError::ModelMissing(why.into()));
+        } else {
+            assert!(matches!(&err, AsrError::NotConfigured(m) if m.contains("--features whisper")), "{err}");
         }
     }
 }

@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use common::{espeak, say};
 use waihu_speech::asr::{WhisperAsr, WhisperConfig};
-use waihu_speech::models::{InstallOptions, ModelError, ModelStore, Source, WHISPER_BASE};
+use waihu_models::{InstallOptions, ModelError, ModelStore, Source, WHISPER_BASE};
 use waihu_speech::Asr;
 
 fn models_dir() -> PathBuf {
@@ -74,7 +74,7 @@ async fn whisper_recognises_the_key_words_of_synthesised_call_lines() {
     assert!(status.contains("installed at"), "{status}");
 
     let load = Instant::now();
-    let asr = WhisperAsr::new(WhisperConfig::from_store(&store)).expect("loading whisper-base");
+    let asr = WhisperAsr::new(WhisperConfig::new(store.path(&WHISPER_BASE))).expect("loading whisper-base");
     eprintln!("model loaded in {:.2} s", load.elapsed().as_secs_f64());
 
     let task = "通知张总明天上午9点开会";

@@ -4,6 +4,8 @@
 use std::fmt;
 use std::time::Duration;
 
+use waihu_vendor_http::{Endpoint, OPENAI_BASE_URL};
+
 /// How to reach one OpenAI-compatible server.
 #[derive(Clone)]
 pub struct OpenAiConfig {
@@ -74,16 +76,22 @@ impl OpenAiConfig {
 
     /// OpenAI's hosted API (`gpt-4o-mini`).
     pub fn openai(api_key: Option<String>) -> Self {
-        let mut c = OpenAiConfig::new("openai", "https://api.openai.com/v1", "gpt-4o-mini");
+        let mut c = OpenAiConfig::new("openai", OPENAI_BASE_URL, "gpt-4o-mini");
         c.name = "OpenAI".into();
         c.api_key = api_key;
         c.key_required = true;
         c
     }
 
-    /// The key, if one is set and not blank.
-    pub(super) fn key(&self) -> Option<&str> {
-        self.api_key.as_deref().map(str::trim).filter(|k| !k.is_empty())
+    /// Where the server is and its key, as the shared HTTP client takes them.
+    pub(super) fn endpoint(&self) -> Endpoint {
+        Endpoint {
+            base_url: self.base_url.clone(),
+            api_key: self.api_key.clone(),
+            key_required: self.key_required,
+            extra_headers: self.extra_headers.clone(),
+            connect_timeout: self.connect_timeout,
+        }
     }
 }
 

@@ -5,6 +5,7 @@
 use serde::Deserialize;
 use serde_json::Value;
 use waihu_core::Outcome;
+use waihu_vendor_http::{error_text, truncate};
 
 use super::sse::SseLine;
 use crate::llm::{LlmError, LlmEvent};
@@ -269,29 +270,8 @@ fn parse_outcome(arguments: &str) -> Option<Outcome> {
     outcome
 }
 
-/// The human part of an OpenAI-style error object (`{"message": ...}`), or
-/// of a bare string error (Ollama's `{"error": "..."}`).
-pub(crate) fn error_text(err: &Value) -> String {
-    match err {
-        Value::String(s) => s.clone(),
-        Value::Object(o) => match o.get("message") {
-            Some(Value::String(s)) => s.clone(),
-            _ => err.to_string(),
-        },
-        other => other.to_string(),
-    }
-}
-
 fn unreadable(payload: &str) -> LlmError {
     LlmError::Protocol(format!("unreadable chunk: {}", truncate(payload, 120)))
-}
-
-/// At most `max` characters of `s`, with an ellipsis when cut.
-pub(crate) fn truncate(s: &str, max: usize) -> String {
-    match s.char_indices().nth(max) {
-        Some((cut, _)) => format!("{}…", &s[..cut]),
-        None => s.to_owned(),
-    }
 }
 
 /// Drops `<think>…</think>` blocks from streamed text. Reasoning models
@@ -455,11 +435,5 @@ mod tests {
         let mut f = ThinkFilter::default();
         assert_eq!(f.push("<think>没想完"), "");
         assert_eq!(f.finish(), "");
-    }
-
-    #[test]
-    fn truncate_counts_characters() {
-        assert_eq!(truncate("喂您好", 2), "喂您…");
-        assert_eq!(truncate("喂", 2), "喂");
     }
 }

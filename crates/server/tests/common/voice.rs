@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use waihu_speech::models::{InstallOptions, ModelError, ModelStore, Source, WHISPER_BASE};
+use waihu_models::{InstallOptions, ModelError, ModelStore, Source, WHISPER_BASE};
 use waihu_speech::tts::{EspeakConfig, EspeakTts};
 use waihu_speech::{synthesize_all, TtsRequest};
 

@@ -30,7 +30,6 @@ pub mod whisper;
 use async_trait::async_trait;
 use thiserror::Error;
 
-use crate::http::HttpError;
 
 pub use self::buffered::Buffered;
 pub use self::dashscope::{DashScopeAsr, DashScopeAsrConfig};
@@ -87,17 +86,7 @@ pub enum AsrError {
     ModelMissing(String),
 }
 
-impl From<HttpError> for AsrError {
-    fn from(e: HttpError) -> Self {
-        match e {
-            HttpError::Unreachable(m) => AsrError::Unreachable(m),
-            HttpError::Timeout(ms) => AsrError::Timeout(ms),
-            HttpError::Http { status, message } => AsrError::Http { status, message },
-            HttpError::Protocol(m) => AsrError::Protocol(m),
-            HttpError::NotConfigured(m) => AsrError::NotConfigured(m),
-        }
-    }
-}
+waihu_vendor_http::vendor_error!(AsrError);
 
 /// A batch recogniser: one whole utterance at a time.
 #[async_trait]

@@ -20,9 +20,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use serde_json::Value;
 use tokio::time::Instant;
+use waihu_vendor_http::{read_capped, send, Endpoint, HttpError, VendorClient, ERROR_BODY_WAIT, OPENAI_BASE_URL};
 
 use super::{Asr, AsrError, Transcript};
-use crate::http::{read_capped, send, Endpoint, HttpError, Scrubber};
 use crate::pcm::SAMPLE_RATE;
 use crate::wav;
 
@@ -67,10 +67,7 @@ impl OpenAiAsrConfig {
 
     /// OpenAI's hosted API with `gpt-4o-mini-transcribe`.
     pub fn openai(api_key: Option<String>) -> Self {
-        let mut c = OpenAiAsrConfig::new("https://api.openai.com/v1", "gpt-4o-mini-transcribe");
-        c.endpoint.api_key = api_key;
-        c.endpoint.key_required = true;
-        c
+        OpenAiAsrConfig { endpoint: Endpoint::openai(api_key), ..OpenAiAsrConfig::new(OPENAI_BASE_URL, "gpt-4o-mini-transcribe") }
     }
 }
 
@@ -78,9 +75,7 @@ impl OpenAiAsrConfig {
 #[derive(Debug)]
 pub struct OpenAiAsr {
     config: OpenAiAsrConfig,
-    url: String,
-    client: reqwest::Client,
-    scrubber: Scrubber,
+    api: VendorClient,
 }
 
 impl OpenAiAsr {
@@ -89,9 +84,8 @@ impl OpenAiAsr {
         if config.model.trim().is_empty() {
             return Err(AsrError::NotConfigured("no model set".into()));
         }
-        let url = config.endpoint.url("/audio/transcriptions")?;
-        let (client, scrubber) = config.endpoint.client()?;
-        Ok(OpenAiAsr { config, url, client, scrubber })
+        let api = config.endpoint.connect("/audio/transcriptions")?;
+        Ok(OpenAiAsr { config, api })
     }
 
     /// The multipart body for `pcm8k`, and its boundary.
@@ -115,13 +109,13 @@ impl OpenAiAsr {
         let deadline = Instant::now() + limit;
         let (body, boundary) = self.form(pcm8k);
         let request = self
-            .client
-            .post(&self.url)
+            .api
+            .post()
             .header(reqwest::header::CONTENT_TYPE, format!("multipart/form-data; boundary={boundary}"))
             .header(reqwest::header::ACCEPT, "application/json")
             .body(body);
         tracing::debug!(model = %self.config.model, audio_ms = pcm8k.len() / 8, "asking for a transcription");
-        let response = send(request, deadline, limit).await?;
+        let response = send(request, deadline, limit, ERROR_BODY_WAIT).await?;
         let body = read_capped(response, deadline, limit).await?;
         parse_answer(&body)
     }
@@ -137,7 +131,7 @@ impl Asr for OpenAiAsr {
         if pcm8k.is_empty() {
             return Ok(Transcript::default());
         }
-        let result = self.request(pcm8k).await.map_err(|e| AsrError::from(self.scrubber.error(e)));
+        let result = self.request(pcm8k).await.map_err(|e| AsrError::from(self.api.scrubber().error(e)));
         if let Err(e) = &result {
             tracing::warn!(model = %self.config.model, error = %e, "transcription failed");
         }

@@ -1,8 +1,10 @@
 //! Offline recognition with Whisper base through whisper.cpp (`whisper-rs`).
 //!
-//! The model is the one `waihu models install` puts in the model store
-//! ([`crate::models::WHISPER_BASE`]); without it [`WhisperAsr::new`] fails
-//! with [`AsrError::ModelMissing`] naming that command.
+//! The model is the file `waihu models install` puts in the model store
+//! (`waihu_models::WHISPER_BASE`); the engine takes its path
+//! ([`WhisperConfig::model`]), and without a file there
+//! [`WhisperAsr::new`] fails with [`AsrError::ModelMissing`] naming that
+//! command.
 //!
 //! Only with the crate's `whisper` feature (on by default), which builds
 //! whisper.cpp from source: it needs `cmake` and `libclang-dev`
@@ -56,7 +58,6 @@ use waihu_media::resample::{Upsampler, WIDE_FRAME_SAMPLES};
 use whisper_rs::{FullParams, SamplingStrategy, WhisperContext, WhisperContextParameters, WhisperState};
 
 use super::{Asr, AsrError, Transcript};
-use crate::models::{ModelStore, WHISPER_BASE};
 use crate::pcm::FRAME_SAMPLES;
 
 /// Whisper's sample rate.
@@ -106,11 +107,6 @@ pub const DECODE_NICE: i32 = 10;
 pub const DEFAULT_PROMPT: &str = "以下是普通话的句子。";
 
 impl WhisperConfig {
-    /// Whisper base from the model store, with the defaults.
-    pub fn from_store(store: &ModelStore) -> Self {
-        WhisperConfig::new(store.path(&WHISPER_BASE))
-    }
-
     /// This model file, with the defaults.
     pub fn new(model: impl Into<PathBuf>) -> Self {
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
@@ -156,13 +152,6 @@ impl WhisperAsr {
             .map_err(|e| AsrError::ModelMissing(format!("{} could not be loaded ({e}) — run 'waihu models install'", config.model.display())))?;
         let turns = Arc::new(Semaphore::new(config.max_parallel.max(1)));
         Ok(WhisperAsr { ctx: Arc::new(ctx), states: Arc::new(Mutex::new(Vec::new())), turns, config })
-    }
-
-    /// Whisper base from the model store; [`AsrError::ModelMissing`] when
-    /// it is not installed.
-    pub fn from_store(store: &ModelStore) -> Result<Self, AsrError> {
-        store.require(&WHISPER_BASE).map_err(AsrError::ModelMissing)?;
-        WhisperAsr::new(WhisperConfig::from_store(store))
     }
 
     /// The same loaded model with another prompt (cheap: the model and the
@@ -425,8 +414,5 @@ mod tests {
     fn a_missing_model_names_the_install_command() {
         let err = WhisperAsr::new(WhisperConfig::new("/nonexistent/ggml.bin")).unwrap_err();
         assert!(matches!(&err, AsrError::ModelMissing(m) if m.contains("waihu models install")), "{err}");
-        let dir = tempfile::tempdir().unwrap();
-        let err = WhisperAsr::from_store(&ModelStore::new(dir.path())).unwrap_err();
-        assert!(err.to_string().contains("waihu models install"), "{err}");
     }
 }

@@ -26,10 +26,11 @@ use async_trait::async_trait;
 use futures_util::stream;
 use serde_json::{json, Value};
 use waihu_core::wire::VoiceInfo;
+use waihu_vendor_http::{millis, HttpError};
 
+use super::stream::{read_stream, AudioReader, Le16Samples};
 use super::{pick_voice, Tts, TtsError, TtsRequest, TtsStream};
 use crate::dashscope::{closed_mid_task, task_id, DashScopeEndpoint, Failure, KeyError, ServerEvent, Socket};
-use crate::http::{millis, HttpError};
 use crate::pcm::SAMPLE_RATE;
 
 /// The default model.
@@ -186,11 +187,11 @@ impl Tts for DashScopeTts {
         };
         let listening = Listening {
             socket: Some(socket),
-            carry: None,
+            samples: Le16Samples::default(),
             wait: self.config.first_audio_timeout,
             idle: self.config.idle_timeout,
         };
-        Ok(Box::pin(stream::unfold(listening, |mut l| async move { l.next_chunk().await.map(|item| (item, l)) })))
+        Ok(read_stream(listening))
     }
 }
 
@@ -198,65 +199,52 @@ impl Tts for DashScopeTts {
 struct Listening {
     /// `None` once the task has ended, one way or the other.
     socket: Option<Socket>,
-    /// A byte of a sample split between two frames.
-    carry: Option<u8>,
+    /// Samples from the frames, which may split one between them.
+    samples: Le16Samples,
     /// The wait for the next audio: the first, then the idle gap.
     wait: Duration,
     idle: Duration,
 }
 
-impl Listening {
-    async fn next_chunk(&mut self) -> Option<Result<Vec<i16>, TtsError>> {
+impl AudioReader for Listening {
+    async fn next_chunk(&mut self) -> Result<Option<Vec<i16>>, TtsError> {
         loop {
-            let socket = self.socket.as_mut()?;
+            let Some(socket) = self.socket.as_mut() else { return Ok(None) };
             let ev = match tokio::time::timeout(self.wait, socket.next_event()).await {
                 Err(_) => Err(HttpError::Timeout(millis(self.wait)).into()),
                 Ok(ev) => ev,
             };
             match ev {
                 Ok(ServerEvent::Audio(bytes)) => {
-                    let pcm = self.decode(&bytes);
+                    let mut pcm = Vec::with_capacity(bytes.len() / 2 + 1);
+                    self.samples.push(&bytes, &mut pcm);
                     if !pcm.is_empty() {
                         self.wait = self.idle;
-                        return Some(Ok(pcm));
+                        return Ok(Some(pcm));
                     }
                 }
                 Ok(ServerEvent::Finished(_)) => {
                     if let Some(socket) = self.socket.take() {
                         socket.close().await;
                     }
-                    return None;
+                    return Ok(None);
                 }
-                Ok(ServerEvent::Failed { code, message }) => return self.fail(Failure::Task { code, message }),
-                Ok(ServerEvent::Closed) => return self.fail(closed_mid_task()),
+                Ok(ServerEvent::Failed { code, message }) => return Err(self.failed(Failure::Task { code, message })),
+                Ok(ServerEvent::Closed) => return Err(self.failed(closed_mid_task())),
                 Ok(ServerEvent::Started(_) | ServerEvent::Result(..)) => {}
-                Err(f) => return self.fail(f),
+                Err(f) => return Err(self.failed(f)),
             }
         }
     }
+}
 
-    /// Samples from one frame; a sample may be split between frames.
-    fn decode(&mut self, bytes: &[u8]) -> Vec<i16> {
-        let mut pcm = Vec::with_capacity(bytes.len() / 2 + 1);
-        let mut rest = bytes;
-        if let (Some(lo), Some((&hi, tail))) = (self.carry, rest.split_first()) {
-            pcm.push(i16::from_le_bytes([lo, hi]));
-            self.carry = None;
-            rest = tail;
-        }
-        let pairs = rest.chunks_exact(2);
-        if let [odd] = pairs.remainder() {
-            self.carry = Some(*odd);
-        }
-        pcm.extend(pairs.map(|b| i16::from_le_bytes([b[0], b[1]])));
-        pcm
-    }
-
-    fn fail(&mut self, f: Failure) -> Option<Result<Vec<i16>, TtsError>> {
+impl Listening {
+    /// The task broke off: the connection is dropped, and the error logged.
+    fn failed(&mut self, f: Failure) -> TtsError {
         self.socket = None;
         let e = TtsError::from(f);
         tracing::warn!(error = %e, "DashScope speech broke off");
-        Some(Err(e))
+        e
     }
 }
 
@@ -287,17 +275,5 @@ mod tests {
         assert!(matches!(DashScopeTts::new(c.clone()), Err(TtsError::NotConfigured(m)) if m.contains("cosyvoice-v9")));
         c.voices = vec![VoiceInfo { id: "longnew_v9".into(), name: "龙新".into(), language: "zh-CN".into(), default: true }];
         assert_eq!(DashScopeTts::new(c).unwrap().voices().len(), 1);
-    }
-
-    #[test]
-    fn samples_split_across_frames_are_joined() {
-        let mut l = Listening { socket: None, carry: None, wait: Duration::from_secs(1), idle: Duration::from_secs(1) };
-        let bytes: Vec<u8> = [1000i16, -2000, 3000].iter().flat_map(|s| s.to_le_bytes()).collect();
-        let mut out = Vec::new();
-        for piece in [&bytes[..1], &bytes[1..4], &bytes[4..]] {
-            out.extend(l.decode(piece));
-        }
-        assert_eq!(out, [1000, -2000, 3000]);
-        assert_eq!(l.carry, None);
     }
 }

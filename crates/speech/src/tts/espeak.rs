@@ -29,10 +29,11 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::process::{Child, ChildStdout, Command};
 use tokio::task::JoinHandle;
 use waihu_core::wire::VoiceInfo;
+use waihu_vendor_http::millis;
 
 use self::pinyin::{to_pieces, Piece};
+use super::stream::{read_stream, AudioReader};
 use super::{pick_voice, Tts, TtsError, TtsRequest, TtsStream};
-use crate::http::millis;
 use crate::pcm::SAMPLE_RATE;
 use crate::resample::Resampler;
 use crate::wav::WavReader;
@@ -230,7 +231,7 @@ impl Tts for EspeakTts {
             buf: vec![0; 8192],
             done: false,
         };
-        Ok(Box::pin(futures_util::stream::unfold(synthesis, |mut s| async move { s.next_chunk().await.map(|item| (item, s)) })))
+        Ok(read_stream(synthesis))
     }
 }
 
@@ -244,41 +245,43 @@ struct Synthesis {
     resampler: Option<Resampler>,
     idle: Duration,
     buf: Vec<u8>,
+    /// The output ended and the process was waited for.
     done: bool,
 }
 
-impl Synthesis {
-    async fn next_chunk(&mut self) -> Option<Result<Vec<i16>, TtsError>> {
+impl AudioReader for Synthesis {
+    async fn next_chunk(&mut self) -> Result<Option<Vec<i16>>, TtsError> {
         while !self.done {
             let n = match tokio::time::timeout(self.idle, self.stdout.read(&mut self.buf)).await {
-                Err(_) => return self.fail(TtsError::Timeout(millis(self.idle))),
-                Ok(Err(e)) => return self.fail(TtsError::Process(format!("reading espeak-ng's output: {e}"))),
+                Err(_) => return Err(TtsError::Timeout(millis(self.idle))),
+                Ok(Err(e)) => return Err(TtsError::Process(format!("reading espeak-ng's output: {e}"))),
                 Ok(Ok(n)) => n,
             };
             if n == 0 {
                 return self.finish().await;
             }
             let mut wide = Vec::new();
-            if let Err(e) = self.wav.push(&self.buf[..n], &mut wide) {
-                return self.fail(e.into());
-            }
+            self.wav.push(&self.buf[..n], &mut wide)?;
             let mut out = Vec::new();
             if let Some(format) = self.wav.format() {
                 let r = self.resampler.get_or_insert_with(|| Resampler::new(format.sample_rate, SAMPLE_RATE));
                 r.process(&wide, &mut out);
             }
             if !out.is_empty() {
-                return Some(Ok(out));
+                return Ok(Some(out));
             }
         }
-        None
+        Ok(None)
     }
+}
 
-    async fn finish(&mut self) -> Option<Result<Vec<i16>, TtsError>> {
+impl Synthesis {
+    /// The output ended: the process's exit, and the audio's last samples.
+    async fn finish(&mut self) -> Result<Option<Vec<i16>>, TtsError> {
         self.done = true;
         let status = match tokio::time::timeout(self.idle, self.child.wait()).await {
-            Err(_) => return Some(Err(TtsError::Timeout(millis(self.idle)))),
-            Ok(Err(e)) => return Some(Err(TtsError::Process(format!("waiting for espeak-ng: {e}")))),
+            Err(_) => return Err(TtsError::Timeout(millis(self.idle))),
+            Ok(Err(e)) => return Err(TtsError::Process(format!("waiting for espeak-ng: {e}"))),
             Ok(Ok(status)) => status,
         };
         let stderr = match self.stderr.take() {
@@ -287,21 +290,14 @@ impl Synthesis {
         };
         if !status.success() {
             let detail = if stderr.is_empty() { String::new() } else { format!(": {stderr}") };
-            return Some(Err(TtsError::Process(format!("espeak-ng exited with {status}{detail}"))));
+            return Err(TtsError::Process(format!("espeak-ng exited with {status}{detail}")));
         }
-        if let Err(e) = self.wav.finish() {
-            return Some(Err(e.into()));
-        }
+        self.wav.finish()?;
         let mut out = Vec::new();
         if let Some(r) = self.resampler.as_mut() {
             r.finish(&mut out);
         }
-        (!out.is_empty()).then_some(Ok(out))
-    }
-
-    fn fail(&mut self, e: TtsError) -> Option<Result<Vec<i16>, TtsError>> {
-        self.done = true;
-        Some(Err(e))
+        Ok((!out.is_empty()).then_some(out))
     }
 }
 

@@ -16,6 +16,7 @@
 pub mod dashscope;
 pub mod espeak;
 pub mod openai;
+mod stream;
 
 use std::pin::Pin;
 
@@ -24,7 +25,6 @@ use futures_util::{Stream, StreamExt};
 use thiserror::Error;
 use waihu_core::wire::VoiceInfo;
 
-use crate::http::HttpError;
 use crate::wav::WavError;
 
 pub use self::dashscope::{DashScopeTts, DashScopeTtsConfig};
@@ -130,17 +130,7 @@ pub enum TtsError {
     NotConfigured(String),
 }
 
-impl From<HttpError> for TtsError {
-    fn from(e: HttpError) -> Self {
-        match e {
-            HttpError::Unreachable(m) => TtsError::Unreachable(m),
-            HttpError::Timeout(ms) => TtsError::Timeout(ms),
-            HttpError::Http { status, message } => TtsError::Http { status, message },
-            HttpError::Protocol(m) => TtsError::Protocol(m),
-            HttpError::NotConfigured(m) => TtsError::NotConfigured(m),
-        }
-    }
-}
+waihu_vendor_http::vendor_error!(TtsError);
 
 /// A speech synthesiser.
 #[async_trait]

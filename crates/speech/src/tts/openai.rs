@@ -22,9 +22,10 @@ use futures_util::{Stream, StreamExt};
 use serde_json::json;
 use tokio::time::Instant;
 use waihu_core::wire::VoiceInfo;
+use waihu_vendor_http::{error_chain, error_message, millis, read_capped, send, Endpoint, HttpError, Scrubber, VendorClient, ERROR_BODY_WAIT, OPENAI_BASE_URL};
 
+use super::stream::{read_stream, AudioReader, Le16Samples};
 use super::{pick_voice, Tts, TtsError, TtsRequest, TtsStream};
-use crate::http::{error_chain, millis, read_capped, send, Endpoint, HttpError, Scrubber};
 use crate::pcm::{apply_gain, volume_gain, SAMPLE_RATE};
 use crate::resample::Resampler;
 use crate::wav::WavReader;
@@ -96,10 +97,7 @@ impl OpenAiTtsConfig {
 
     /// OpenAI's hosted API with `gpt-4o-mini-tts`.
     pub fn openai(api_key: Option<String>) -> Self {
-        let mut c = OpenAiTtsConfig::new("https://api.openai.com/v1", "gpt-4o-mini-tts");
-        c.endpoint.api_key = api_key;
-        c.endpoint.key_required = true;
-        c
+        OpenAiTtsConfig { endpoint: Endpoint::openai(api_key), ..OpenAiTtsConfig::new(OPENAI_BASE_URL, "gpt-4o-mini-tts") }
     }
 }
 
@@ -107,9 +105,7 @@ impl OpenAiTtsConfig {
 #[derive(Debug)]
 pub struct OpenAiTts {
     config: OpenAiTtsConfig,
-    url: String,
-    client: reqwest::Client,
-    scrubber: Scrubber,
+    api: VendorClient,
 }
 
 /// OpenAI's `speed` (0.25-4.0) for a 0-100 speed: 0.5 to 2.0, 1.0 at 50.
@@ -127,9 +123,8 @@ impl OpenAiTts {
         if config.voices.is_empty() {
             return Err(TtsError::NotConfigured("no voices configured".into()));
         }
-        let url = config.endpoint.url("/audio/speech")?;
-        let (client, scrubber) = config.endpoint.client()?;
-        Ok(OpenAiTts { config, url, client, scrubber })
+        let api = config.endpoint.connect("/audio/speech")?;
+        Ok(OpenAiTts { config, api })
     }
 
     /// The JSON body for `req` in `voice`.
@@ -151,20 +146,20 @@ impl OpenAiTts {
         let voice = pick_voice(&self.config.voices, req.voice_id.as_deref()).map_err(|e| HttpError::NotConfigured(e.to_string()))?;
         let limit = self.config.first_audio_timeout;
         let deadline = Instant::now() + limit;
-        let request = self.client.post(&self.url).json(&self.request_body(&req, &voice.id));
+        let request = self.api.post().json(&self.request_body(&req, &voice.id));
         tracing::debug!(model = %self.config.model, voice = %voice.id, chars = req.text.chars().count(), "asking for speech");
-        let response = send(request, deadline, limit).await?;
+        let response = send(request, deadline, limit, ERROR_BODY_WAIT).await?;
         let content_type = response.headers().get(reqwest::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
         if content_type.starts_with("application/json") || content_type.starts_with("text/") {
             // A 200 that is not audio: some gateways wrap their errors this way.
             let body = read_capped(response, deadline, limit).await?;
             return Err(HttpError::Protocol(format!(
                 "expected audio, got {content_type}: {}",
-                crate::http::error_message(reqwest::StatusCode::OK, &body)
+                error_message(reqwest::StatusCode::OK, &body)
             )));
         }
         let decoder = match self.config.format {
-            SpeechFormat::Pcm { sample_rate } => Decoder::Pcm { resampler: Resampler::new(sample_rate, SAMPLE_RATE), carry: None },
+            SpeechFormat::Pcm { sample_rate } => Decoder::Pcm { resampler: Resampler::new(sample_rate, SAMPLE_RATE), samples: Le16Samples::default() },
             SpeechFormat::Wav => Decoder::Wav { reader: WavReader::new(), resampler: None },
         };
         let reading = Reading {
@@ -174,10 +169,10 @@ impl OpenAiTts {
             deadline: Some(deadline),
             first: limit,
             idle: self.config.idle_timeout,
-            scrubber: self.scrubber.clone(),
+            scrubber: self.api.scrubber().clone(),
             done: false,
         };
-        Ok(Box::pin(futures_util::stream::unfold(reading, |mut r| async move { r.next_chunk().await.map(|item| (item, r)) })))
+        Ok(read_stream(reading))
     }
 }
 
@@ -193,7 +188,7 @@ impl Tts for OpenAiTts {
         if req.text.trim().is_empty() {
             return Ok(Box::pin(futures_util::stream::empty()));
         }
-        let result = self.start(req).await.map_err(|e| TtsError::from(self.scrubber.error(e)));
+        let result = self.start(req).await.map_err(|e| TtsError::from(self.api.scrubber().error(e)));
         if let Err(e) = &result {
             tracing::warn!(model = %self.config.model, error = %e, "speech request failed");
         }
@@ -202,7 +197,7 @@ impl Tts for OpenAiTts {
 }
 
 enum Decoder {
-    Pcm { resampler: Resampler, carry: Option<u8> },
+    Pcm { resampler: Resampler, samples: Le16Samples },
     Wav { reader: WavReader, resampler: Option<Resampler> },
 }
 
@@ -210,19 +205,8 @@ impl Decoder {
     fn push(&mut self, bytes: &[u8], out: &mut Vec<i16>) -> Result<(), TtsError> {
         let mut wide = Vec::with_capacity(bytes.len() / 2 + 1);
         match self {
-            Decoder::Pcm { resampler, carry } => {
-                // Chunks may split a sample between them.
-                let mut rest = bytes;
-                if let (Some(lo), Some((&hi, tail))) = (*carry, rest.split_first()) {
-                    wide.push(i16::from_le_bytes([lo, hi]));
-                    *carry = None;
-                    rest = tail;
-                }
-                let pairs = rest.chunks_exact(2);
-                if let [odd] = pairs.remainder() {
-                    *carry = Some(*odd);
-                }
-                wide.extend(pairs.map(|b| i16::from_le_bytes([b[0], b[1]])));
+            Decoder::Pcm { resampler, samples } => {
+                samples.push(bytes, &mut wide);
                 resampler.process(&wide, out);
             }
             Decoder::Wav { reader, resampler } => {
@@ -262,46 +246,37 @@ struct Reading {
     done: bool,
 }
 
-impl Reading {
-    async fn next_chunk(&mut self) -> Option<Result<Vec<i16>, TtsError>> {
+impl AudioReader for Reading {
+    async fn next_chunk(&mut self) -> Result<Option<Vec<i16>>, TtsError> {
         while !self.done {
             let (deadline, limit) = match self.deadline {
                 Some(d) => (d, self.first),
                 None => (Instant::now() + self.idle, self.idle),
             };
             let piece = match tokio::time::timeout_at(deadline, self.body.next()).await {
-                Err(_) => return self.fail(TtsError::Timeout(millis(limit))),
+                Err(_) => return Err(TtsError::Timeout(millis(limit))),
                 Ok(Some(Err(e))) => {
                     let message = self.scrubber.scrub(&error_chain(&e));
-                    return self.fail(TtsError::Unreachable(format!("the audio stream broke off: {message}")));
+                    return Err(TtsError::Unreachable(format!("the audio stream broke off: {message}")));
                 }
                 Ok(Some(Ok(bytes))) => bytes,
                 Ok(None) => {
                     self.done = true;
                     let mut out = Vec::new();
-                    if let Err(e) = self.decoder.finish(&mut out) {
-                        return Some(Err(e));
-                    }
+                    self.decoder.finish(&mut out)?;
                     apply_gain(&mut out, self.gain);
-                    return (!out.is_empty()).then_some(Ok(out));
+                    return Ok((!out.is_empty()).then_some(out));
                 }
             };
             let mut out = Vec::new();
-            if let Err(e) = self.decoder.push(&piece, &mut out) {
-                return self.fail(e);
-            }
+            self.decoder.push(&piece, &mut out)?;
             if !out.is_empty() {
                 self.deadline = None;
                 apply_gain(&mut out, self.gain);
-                return Some(Ok(out));
+                return Ok(Some(out));
             }
         }
-        None
-    }
-
-    fn fail(&mut self, e: TtsError) -> Option<Result<Vec<i16>, TtsError>> {
-        self.done = true;
-        Some(Err(e))
+        Ok(None)
     }
 }
 
@@ -316,7 +291,7 @@ mod tests {
 
     #[test]
     fn pcm_samples_split_across_chunks_are_joined() {
-        let mut d = Decoder::Pcm { resampler: Resampler::new(8_000, 8_000), carry: None };
+        let mut d = Decoder::Pcm { resampler: Resampler::new(8_000, 8_000), samples: Le16Samples::default() };
         let mut out = Vec::new();
         let bytes: Vec<u8> = [1000i16, -2000, 3000].iter().flat_map(|s| s.to_le_bytes()).collect();
         for piece in [&bytes[..1], &bytes[1..4], &bytes[4..]] {

@@ -25,7 +25,7 @@
 use std::collections::BTreeMap;
 use std::ops::Range;
 
-use super::FormatError;
+use crate::error::FormatError;
 
 /// The `model.bin` format version this reader understands.
 pub const FORMAT_VERSION: u32 = 6;

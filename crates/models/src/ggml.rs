@@ -32,7 +32,7 @@
 use std::collections::HashMap;
 use std::io::{self, Write};
 
-use super::FormatError;
+use crate::error::FormatError;
 
 /// The file's magic number, "ggml".
 pub const MAGIC: u32 = 0x6767_6d6c;

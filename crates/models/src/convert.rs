@@ -19,13 +19,13 @@
 //! | `decoder/layer_norm` | `decoder.ln` |
 //!
 //! Matrices stay f16 (copied bit for bit when the source is f16); vectors
-//! become f32. The filterbank and vocabulary are described in [`super::ggml`].
+//! become f32. The filterbank and vocabulary are described in [`crate::ggml`].
 
 use std::io::Write;
 
-use super::ct2::{f32_to_f16, Ct2Model, DType};
-use super::ggml::{byte_decoder, mel_filters, token_bytes, GgmlWriter, Hparams, TensorData, N_FFT_BINS};
-use super::FormatError;
+use crate::ct2::{f32_to_f16, Ct2Model, DType};
+use crate::ggml::{byte_decoder, mel_filters, token_bytes, GgmlWriter, Hparams, TensorData, N_FFT_BINS};
+use crate::error::FormatError;
 
 /// What a conversion produced.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -98,7 +98,7 @@ impl<W: Write> Conv<'_, W> {
         let values = |dtype: DType| -> Result<Vec<f32>, FormatError> {
             Ok(match dtype {
                 DType::F32 => bytes.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect(),
-                DType::F16 => bytes.chunks_exact(2).map(|c| super::ct2::f16_to_f32(u16::from_le_bytes([c[0], c[1]]))).collect(),
+                DType::F16 => bytes.chunks_exact(2).map(|c| crate::ct2::f16_to_f32(u16::from_le_bytes([c[0], c[1]]))).collect(),
                 DType::BF16 => bytes.chunks_exact(2).map(|c| f32::from_bits(u32::from(u16::from_le_bytes([c[0], c[1]])) << 16)).collect(),
                 other => return Err(FormatError::new(format!("{src} is {other:?}: only float models can be converted"))),
             })
@@ -238,8 +238,8 @@ pub fn convert_whisper<W: Write>(m: &Ct2Model, vocabulary: &[Vec<u8>], out: W) -
 
 #[cfg(test)]
 mod tests {
-    use super::super::ct2::write_model;
-    use super::super::ggml::{GgmlModel, TensorType};
+    use crate::ct2::write_model;
+    use crate::ggml::{GgmlModel, TensorType};
     use super::*;
 
     /// A Whisper-shaped model with n_state 4, 2 mels, 1 layer each, 3
@@ -304,7 +304,7 @@ mod tests {
     }
 
     fn halves(b: &[u8]) -> Vec<f32> {
-        b.chunks_exact(2).map(|c| super::super::ct2::f16_to_f32(u16::from_le_bytes([c[0], c[1]]))).collect()
+        b.chunks_exact(2).map(|c| crate::ct2::f16_to_f32(u16::from_le_bytes([c[0], c[1]]))).collect()
     }
     fn floats(b: &[u8]) -> Vec<f32> {
         b.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect()
