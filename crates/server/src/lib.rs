@@ -139,11 +139,18 @@ impl Server {
     /// live, and starts the dispatcher.
     pub async fn start(cfg: &Config, store: Arc<dyn Store>) -> Result<Server, StartError> {
         cfg.validate().map_err(|e| StartError::Config(e.to_string()))?;
+        let voice = voice::setup(&cfg.speech, &cfg.data_dir).await.map_err(|e| StartError::Config(format!("speech: {e}")))?;
+        Self::start_with_voice(cfg, store, voice).await
+    }
+
+    /// The same, with the voice engines given rather than built from
+    /// `[speech]` (`None`: calls are text-level).
+    pub async fn start_with_voice(cfg: &Config, store: Arc<dyn Store>, voice: Option<voice::VoiceSetup>) -> Result<Server, StartError> {
+        cfg.validate().map_err(|e| StartError::Config(e.to_string()))?;
         let recovered = store.recover_interrupted(chrono::Utc::now().timestamp_millis()).await?;
         if !recovered.is_empty() {
             tracing::warn!(calls = recovered.len(), "ended calls left live by a previous run as failed (server_restart)");
         }
-        let voice = voice::setup(&cfg.speech, &cfg.data_dir).await.map_err(|e| StartError::Config(format!("speech: {e}")))?;
         if let Some(v) = &voice {
             tracing::info!("{}", v.summary);
         }

@@ -175,16 +175,19 @@ impl SpeechConfig {
     }
 }
 
-/// What the speech settings give the rest of the server.
-pub(crate) struct VoiceSetup {
-    pub(crate) engines: Arc<VoiceEngines>,
+/// What the speech settings give the rest of the server: built from
+/// `[speech]` at start-up, or given whole to [`crate::Server::start_with_voice`]
+/// (tests and benchmarks with engines of their own).
+pub struct VoiceSetup {
+    /// The voice pipeline's engines and rules.
+    pub engines: Arc<VoiceEngines>,
     /// The simulated callees' voice and ears (`None`: no batch recogniser
     /// for them; simulated calls stay text-level).
-    pub(crate) sim: Option<SimVoice>,
+    pub sim: Option<SimVoice>,
     /// What `tts_list` offers.
-    pub(crate) voices: Vec<VoiceInfo>,
+    pub voices: Vec<VoiceInfo>,
     /// A line for the start-up log.
-    pub(crate) summary: String,
+    pub summary: String,
 }
 
 /// Builds the engines `[speech]` names; `Ok(None)` when calls stay

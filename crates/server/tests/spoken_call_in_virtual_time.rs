@@ -1,0 +1,173 @@
+//! A whole spoken call in paused virtual time: the API, the dispatcher, the
+//! session and its brain, the voice pipeline and the simulated network with
+//! sound all read one clock (tokio's), so the call runs end to end without
+//! a second of real waiting, and the turn latencies on its record are the
+//! engines' fixed latencies to the millisecond.
+//!
+//! The engines speak a tone code: each character is two 20 ms symbols (its
+//! code point's bytes as levels of a square wave), so the "recogniser"
+//! reads back exactly what the "synthesiser" said, after a fixed delay.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use futures_util::stream;
+use http_body_util::BodyExt;
+use tower::ServiceExt;
+use waihu_carrier::sim::SimVoice;
+use waihu_core::{CallStatus, Fen, Outcome, Role};
+use waihu_server::voice::VoiceSetup;
+use waihu_server::{open_store, Config, Server};
+use waihu_speech::asr::Buffered;
+use waihu_core::wire::VoiceInfo;
+use waihu_speech::{Asr, AsrError, StreamingAsr, Transcript, Tts, TtsError, TtsRequest, TtsStream, Vad, VadFrame};
+use waihu_turn::{SplitterConfig, TurnConfig, TurnLatencyMs};
+use waihu_voice::VoiceEngines;
+
+/// Samples in one symbol of the tone code (20 ms).
+const SYMBOL: usize = 160;
+/// The synthesiser's time to first audio.
+const TTS_MS: u64 = 70;
+/// The recogniser's time for an utterance.
+const ASR_MS: u64 = 40;
+
+fn encode(text: &str) -> Vec<i16> {
+    let mut pcm = Vec::new();
+    for c in text.chars() {
+        let cp = c as u32;
+        for byte in [cp >> 8, cp & 0xff] {
+            let level = 1000 + 100 * byte as i16;
+            pcm.extend((0..SYMBOL).map(|i| if (i / 4) % 2 == 0 { level } else { -level }));
+        }
+    }
+    pcm
+}
+
+fn decode(pcm: &[i16]) -> String {
+    let bytes: Vec<u32> = pcm
+        .chunks_exact(SYMBOL)
+        .filter_map(|f| f.iter().map(|s| s.unsigned_abs()).max().filter(|p| *p >= 500).map(|p| (p as u32 - 1000 + 50) / 100))
+        .collect();
+    bytes.chunks_exact(2).filter_map(|b| char::from_u32(b[0] << 8 | b[1])).collect()
+}
+
+/// Says text in tones, one clause at a time, `TTS_MS` after it is asked.
+struct ToneTts;
+
+#[async_trait]
+impl Tts for ToneTts {
+    fn voices(&self) -> Vec<VoiceInfo> {
+        vec![VoiceInfo { id: "tone".into(), name: "tone".into(), language: "zh-CN".into(), default: true }]
+    }
+    async fn synthesize(&self, req: TtsRequest) -> Result<TtsStream, TtsError> {
+        tokio::time::sleep(Duration::from_millis(TTS_MS)).await;
+        Ok(Box::pin(stream::iter([Ok(encode(&req.text))])))
+    }
+}
+
+/// Reads tones back, `ASR_MS` after it is given the audio.
+struct ToneAsr;
+
+#[async_trait]
+impl Asr for ToneAsr {
+    fn name(&self) -> &str {
+        "tone"
+    }
+    async fn transcribe(&self, pcm: &[i16]) -> Result<Transcript, AsrError> {
+        tokio::time::sleep(Duration::from_millis(ASR_MS)).await;
+        Ok(Transcript { text: decode(pcm), confidence: None })
+    }
+}
+
+/// Speech is any 20 ms frame louder than the line's hiss.
+struct EnergyVad {
+    at: Duration,
+}
+
+impl Vad for EnergyVad {
+    fn name(&self) -> &'static str {
+        "energy"
+    }
+    fn frame_duration(&self) -> Duration {
+        Duration::from_millis(20)
+    }
+    fn push(&mut self, pcm: &[i16], out: &mut Vec<VadFrame>) {
+        let loud = pcm.iter().map(|s| s.unsigned_abs() as u32).max().unwrap_or(0) >= 500;
+        out.push(VadFrame { start: self.at, duration: Duration::from_millis(20), probability: if loud { 1.0 } else { 0.0 }, speech: loud });
+        self.at += Duration::from_millis(20);
+    }
+    fn reset(&mut self) {
+        self.at = Duration::ZERO;
+    }
+}
+
+fn voice() -> VoiceSetup {
+    let asr: Arc<dyn StreamingAsr> = Arc::new(Buffered::new(Arc::new(ToneAsr)));
+    let engines = VoiceEngines {
+        vad: Arc::new(|| -> Box<dyn Vad> { Box::new(EnergyVad { at: Duration::ZERO }) }),
+        asr: Arc::new(move |_hint: &str| asr.clone()),
+        tts: Arc::new(ToneTts),
+        turn: TurnConfig { early_final: None, ..TurnConfig::default() },
+        splitter: SplitterConfig::default(),
+    };
+    VoiceSetup {
+        engines: Arc::new(engines),
+        sim: Some(SimVoice { tts: Arc::new(ToneTts), asr: Arc::new(ToneAsr), voice_id: None }),
+        voices: ToneTts.voices(),
+        summary: "calls are spoken: tone engines".into(),
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_whole_spoken_call_runs_in_paused_virtual_time_on_one_clock() {
+    let real_start = std::time::Instant::now();
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = Config::default();
+    cfg.data_dir = dir.path().to_path_buf();
+    cfg.speech.mode = "off".into();
+    cfg.carrier.sim.speed = 1.0;
+    let store: Arc<dyn waihu_store::Store> = Arc::new(open_store(&cfg).await.unwrap());
+    let account = store.create_account("tester", Fen(1000), 0).await.unwrap();
+    let key = store.create_key(&account.id, 0).await.unwrap();
+    let server = Server::start_with_voice(&cfg, store.clone(), Some(voice())).await.unwrap();
+    let app = waihu_server::api::router(server.state.clone());
+
+    let request = axum::http::Request::post("/api/v1/callinfo/initiate_call")
+        .header("X-API-Key", &key)
+        .header("Content-Type", "application/json")
+        .body(axum::body::Body::from(r#"{"phones":"13800138000","user_requirement":"通知张总明天上午9点开会"}"#))
+        .unwrap();
+    let answer = app.oneshot(request).await.unwrap();
+    assert_eq!(answer.status(), 200);
+    let body: serde_json::Value = serde_json::from_slice(&answer.into_body().collect().await.unwrap().to_bytes()).unwrap();
+    let id = body["call_ids"][0].as_str().unwrap().to_owned();
+
+    let virtual_start = tokio::time::Instant::now();
+    let call = loop {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let call = store.call(&id, None).await.unwrap().unwrap();
+        if call.status.is_final() {
+            break call;
+        }
+        assert!(virtual_start.elapsed() < Duration::from_secs(120), "the call ended in (virtual) time: {call:?}");
+    };
+    let lines = store.transcript(&id).await.unwrap();
+    let said: Vec<(Role, &str)> = lines.iter().map(|l| (l.role, l.content.as_str())).collect();
+    assert_eq!(call.status, CallStatus::Completed, "{said:?}");
+    assert_eq!(call.outcome, Some(Outcome::Delivered), "{said:?}");
+    assert!(said.iter().any(|(r, t)| *r == Role::User && t.contains("是我")), "the callee was heard through the pipeline: {said:?}");
+    assert!(said.iter().any(|(r, t)| *r == Role::Assistant && t.contains("9点")), "the content was said: {said:?}");
+
+    // Every answered turn on the record, measured on the one clock.
+    let turns: Vec<TurnLatencyMs> = serde_json::from_str(call.turn_stats.as_deref().expect("turn latencies on the record")).unwrap();
+    assert!(!turns.is_empty());
+    for t in &turns {
+        assert_eq!(t.tts_first_audio_ms, TTS_MS as f64, "the synthesiser's fixed latency, to the millisecond: {t:?}");
+        assert_eq!(t.endpointing_ms, 250.0, "the hangover: {t:?}");
+    }
+    let called_for = virtual_start.elapsed();
+    assert!(called_for >= Duration::from_secs(10), "a spoken call takes (virtual) seconds: {called_for:?}");
+    assert!(real_start.elapsed() < called_for, "and less than that of real time");
+    drop(server);
+}
