@@ -17,5 +17,5 @@ pub mod registry;
 pub mod task;
 
 pub use conversation::{Conversation, Reply};
-pub use llm::{ChatRequest, Llm, LlmError, LlmEvent, LlmStream, Turn};
+pub use llm::{ChatRequest, EngineInfo, Llm, LlmError, LlmEvent, LlmStream, Turn};
 pub use registry::EngineRegistry;

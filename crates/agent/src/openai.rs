@@ -25,11 +25,10 @@ use futures_util::{FutureExt, Stream, StreamExt};
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue, ACCEPT, CONTENT_TYPE};
 use serde_json::{json, Value};
 use tokio::time::Instant;
-use waihu_core::wire::EngineInfo;
 
 pub use config::OpenAiConfig;
 
-use crate::llm::{ChatRequest, Llm, LlmError, LlmEvent, LlmStream};
+use crate::llm::{ChatRequest, EngineInfo, Llm, LlmError, LlmEvent, LlmStream};
 use crate::prompt::{chat_messages, HANG_UP_OUTCOMES, HANG_UP_TOOL};
 use errors::{error_chain, http_error_message, read_capped, send_error, ReadError, Scrubber};
 use reply::ReplyAssembler;
@@ -186,7 +185,7 @@ impl OpenAiEngine {
 #[async_trait]
 impl Llm for OpenAiEngine {
     fn info(&self) -> EngineInfo {
-        EngineInfo { id: self.config.id.clone(), name: self.config.name.clone(), description: self.describe(), default: false }
+        EngineInfo { id: self.config.id.clone(), name: self.config.name.clone(), description: self.describe() }
     }
 
     async fn chat(&self, req: ChatRequest) -> Result<LlmStream, LlmError> {
@@ -362,7 +361,7 @@ mod tests {
         let e = OpenAiEngine::new(OpenAiConfig::new("local", "http://user:pw@127.0.0.1:8080/v1/", "qwen")).unwrap();
         assert_eq!(e.url, "http://user:pw@127.0.0.1:8080/v1/chat/completions");
         let info = e.info();
-        assert_eq!((info.id.as_str(), info.name.as_str(), info.default), ("local", "local", false));
+        assert_eq!((info.id.as_str(), info.name.as_str()), ("local", "local"));
         assert_eq!(info.description, "OpenAI-compatible chat: qwen at 127.0.0.1:8080");
         let e = OpenAiEngine::new(OpenAiConfig::new("x", "https://h/api/chat/completions", "m")).unwrap();
         assert_eq!(e.url, "https://h/api/chat/completions");

@@ -2,9 +2,7 @@
 
 use std::sync::Arc;
 
-use waihu_core::wire::EngineInfo;
-
-use crate::llm::Llm;
+use crate::llm::{EngineInfo, Llm};
 
 /// Engines by id, with one default.
 #[derive(Clone)]
@@ -35,16 +33,10 @@ impl EngineRegistry {
         &self.default_id
     }
 
-    /// What `engine_list` shows.
+    /// What `engine_list` shows (the default is the one named by
+    /// [`default_id`](Self::default_id)).
     pub fn list(&self) -> Vec<EngineInfo> {
-        self.engines
-            .iter()
-            .map(|e| {
-                let mut info = e.info();
-                info.default = info.id == self.default_id;
-                info
-            })
-            .collect()
+        self.engines.iter().map(|e| e.info()).collect()
     }
 
     /// The ids, for error messages.

@@ -12,7 +12,7 @@ use std::time::Duration;
 use anyhow::Context;
 use waihu_client::format::{self, Lang};
 use waihu_client::{ApiKey, Client};
-use waihu_core::wire::{InitiateCallRequest, PhonesField};
+use waihu_wire::{InitiateCallRequest, PhonesField};
 use waihu_server::{open_store, serve, Config, Server};
 use waihu_store::Store;
 

@@ -8,7 +8,7 @@ use reqwest::header::{HeaderMap, HeaderName, HeaderValue, ACCEPT, CONTENT_TYPE};
 use reqwest::{Method, RequestBuilder, Response, StatusCode, Url};
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
-use waihu_core::wire::{
+use waihu_wire::{
     BalanceResponse, CallIdRequest, CallListResponse, CallRecord, EngineListResponse,
     InitiateCallRequest, SkillVersionResponse, VoiceListResponse, SKILL_VERSION,
 };

@@ -7,7 +7,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use waihu_core::wire::SKILL_VERSION;
+use waihu_wire::SKILL_VERSION;
 
 /// An error from the client library.
 #[derive(Debug, thiserror::Error)]

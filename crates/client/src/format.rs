@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 use serde_json::Value;
-use waihu_core::wire::{BalanceResponse, CallRecord, EngineInfo, VoiceInfo};
+use waihu_wire::{BalanceResponse, CallRecord, EngineInfo, VoiceInfo};
 
 use crate::client::{CallCreated, RetryNotice};
 
@@ -29,7 +29,7 @@ pub enum Lang {
 
 /// The live stream as `stream_chat.sh` prints it.
 pub mod stream {
-    use waihu_core::wire::StreamLine;
+    use waihu_wire::StreamLine;
 
     use super::{clean, has_instruction_fields, strip_instruction_fields, RULE};
     use crate::sse::{is_done, is_timeout, StreamEvent, StreamItem};

@@ -30,4 +30,4 @@ pub use credentials::{
 pub use error::ClientError;
 pub use format::strip_instruction_fields;
 pub use sse::{StreamEvent, StreamItem};
-pub use waihu_core::wire::StreamLine;
+pub use waihu_wire::StreamLine;

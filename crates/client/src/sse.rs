@@ -8,7 +8,7 @@
 //! `{"role", "content"}` each. Other SSE fields (`event:`, `id:`, `retry:`)
 //! carry nothing here and are skipped.
 
-use waihu_core::wire::StreamLine;
+use waihu_wire::StreamLine;
 
 use crate::error::ClientError;
 

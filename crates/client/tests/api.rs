@@ -17,7 +17,7 @@ use futures_util::StreamExt;
 use serde_json::{json, Value};
 use waihu_client::format::stream as fmt_stream;
 use waihu_client::{ApiKey, Client, ClientError, StreamItem};
-use waihu_core::wire::{
+use waihu_wire::{
     BalanceResponse, CallListResponse, CallRecord, CallRecordResponse, ContentLine, EngineInfo,
     EngineListResponse, InitiateCallRequest, InitiateCallResponse, PhonesField,
     SkillVersionResponse, VoiceInfo, VoiceListResponse,
@@ -197,19 +197,7 @@ fn sse(chunks: Vec<(u64, Vec<u8>)>, linger: bool) -> Response {
 }
 
 fn data(role: &str, content: &str) -> Vec<u8> {
-    format!(
-        "data: {}\n\n",
-        waihu_core::wire::sse_line_json(role_of(role), content)
-    )
-    .into_bytes()
-}
-
-fn role_of(role: &str) -> waihu_core::Role {
-    match role {
-        "assistant" => waihu_core::Role::Assistant,
-        "user" => waihu_core::Role::User,
-        _ => waihu_core::Role::System,
-    }
+    format!("data: {}\n\n", waihu_wire::sse_line_json(role, content)).into_bytes()
 }
 
 const SAMPLE: [(&str, &str); 3] = [

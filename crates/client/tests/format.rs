@@ -8,7 +8,7 @@ use waihu_client::sse::StreamEvent;
 use waihu_client::{
     strip_instruction_fields, CallCreated, ClientError, RetryNotice, StreamItem, StreamLine,
 };
-use waihu_core::wire::{BalanceResponse, CallRecord, ContentLine, EngineInfo, VoiceInfo};
+use waihu_wire::{BalanceResponse, CallRecord, ContentLine, EngineInfo, VoiceInfo};
 
 fn record() -> CallRecord {
     CallRecord {

@@ -25,7 +25,7 @@ use waihu_carrier::sim::SimCarrier;
 use waihu_carrier::sip::SipCarrier;
 use waihu_carrier::Carrier;
 use waihu_core::lifecycle::LifecycleConfig;
-use waihu_core::wire::VoiceInfo;
+use waihu_speech::VoiceInfo;
 use waihu_store::{SqlStore, Store, StoreError};
 
 pub use config::Config;

@@ -20,9 +20,10 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use waihu_agent::EngineRegistry;
-use waihu_core::wire::{VoiceInfo, SKILL_VERSION};
 use waihu_core::Fen;
+use waihu_speech::VoiceInfo;
 use waihu_store::Store;
+use waihu_wire::SKILL_VERSION;
 
 pub use error::ApiError;
 

@@ -5,9 +5,9 @@ use std::collections::HashMap;
 use axum::extract::{Path, Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use waihu_core::wire::{CallListResponse, CallRecordResponse};
 use waihu_core::CallStatus;
 use waihu_store::CallFilter;
+use waihu_wire::{CallListResponse, CallRecordResponse};
 
 use super::error::{json_response, ApiError};
 use super::extract::{valid_call_id, Authed};

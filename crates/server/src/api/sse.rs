@@ -20,8 +20,8 @@ use axum::http::{header, StatusCode};
 use axum::response::Response;
 use tokio::sync::{broadcast, mpsc};
 use tokio_stream::wrappers::ReceiverStream;
-use waihu_core::wire::{sse_line_json, CallIdRequest};
 use waihu_core::{CallEvent, CallStatus, Role};
+use waihu_wire::{sse_line_json, CallIdRequest};
 
 use super::error::ApiError;
 use super::extract::{valid_call_id, Authed, JsonBody};
@@ -59,7 +59,7 @@ pub(crate) async fn stream_chat_history(State(st): State<AppState>, Authed(accou
 }
 
 fn data(role: Role, content: &str) -> Bytes {
-    Bytes::from(format!("data: {}\n\n", sse_line_json(role, content)))
+    Bytes::from(format!("data: {}\n\n", sse_line_json(role.as_str(), content)))
 }
 
 fn terminal(status: CallStatus) -> Bytes {

@@ -4,9 +4,12 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use sha2::{Digest, Sha256};
-use waihu_core::wire::*;
 use waihu_core::PhoneNumber;
 use waihu_store::{CreateCalls, CreateOutcome, NewCall};
+use waihu_wire::{
+    BalanceResponse, CallIdRequest, CallRecord, CallRecordResponse, EngineListResponse, InitiateCallRequest, InitiateCallResponse, SkillVersionResponse, VoiceListResponse,
+    MAX_REQUIREMENT_CHARS, SKILL_VERSION,
+};
 
 use super::error::{json_response, ApiError};
 use super::extract::{valid_call_id, Authed, JsonBody};
@@ -167,9 +170,9 @@ pub(crate) async fn balance(State(st): State<AppState>, Authed(account): Authed)
 }
 
 pub(crate) async fn engine_list(State(st): State<AppState>) -> Response {
-    json_response(StatusCode::OK, &EngineListResponse { success: true, engines: st.engines.list() })
+    json_response(StatusCode::OK, &EngineListResponse { success: true, engines: render::engines(&st.engines) })
 }
 
 pub(crate) async fn tts_list(State(st): State<AppState>) -> Response {
-    json_response(StatusCode::OK, &VoiceListResponse { success: true, voices: st.voices.clone() })
+    json_response(StatusCode::OK, &VoiceListResponse { success: true, voices: render::voices(&st.voices) })
 }

@@ -25,9 +25,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use futures_util::stream;
 use serde_json::{json, Value};
-use waihu_core::wire::VoiceInfo;
 
-use super::{pick_voice, Tts, TtsError, TtsRequest, TtsStream};
+use super::{pick_voice, Tts, TtsError, TtsRequest, TtsStream, VoiceInfo};
 use crate::dashscope::{closed_mid_task, task_id, DashScopeEndpoint, Failure, KeyError, ServerEvent, Socket};
 use crate::http::{millis, HttpError};
 use crate::pcm::SAMPLE_RATE;

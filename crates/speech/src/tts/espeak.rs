@@ -28,10 +28,9 @@ use async_trait::async_trait;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::process::{Child, ChildStdout, Command};
 use tokio::task::JoinHandle;
-use waihu_core::wire::VoiceInfo;
 
 use self::pinyin::{to_pieces, Piece};
-use super::{pick_voice, Tts, TtsError, TtsRequest, TtsStream};
+use super::{pick_voice, Tts, TtsError, TtsRequest, TtsStream, VoiceInfo};
 use crate::http::millis;
 use crate::pcm::SAMPLE_RATE;
 use crate::resample::Resampler;

@@ -21,9 +21,8 @@ use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
 use serde_json::json;
 use tokio::time::Instant;
-use waihu_core::wire::VoiceInfo;
 
-use super::{pick_voice, Tts, TtsError, TtsRequest, TtsStream};
+use super::{pick_voice, Tts, TtsError, TtsRequest, TtsStream, VoiceInfo};
 use crate::http::{error_chain, millis, read_capped, send, Endpoint, HttpError, Scrubber};
 use crate::pcm::{apply_gain, volume_gain, SAMPLE_RATE};
 use crate::resample::Resampler;

@@ -2,10 +2,12 @@
 //! shared by the server and the client library. Key names and types here are
 //! what existing clients parse (see `shared/spec/stepone-api.md`): never
 //! rename one.
+//!
+//! Only shapes live here: the domain (`waihu-core`) knows nothing of HTTP,
+//! and the server converts its rows and engine descriptions into these.
+#![warn(missing_docs)]
 
 use serde::{Deserialize, Serialize};
-
-use crate::event::Role;
 
 /// The protocol version the Stepone clients send in `X-Skill-Version`.
 pub const SKILL_VERSION: &str = "1.0.0";
@@ -262,9 +264,11 @@ pub struct ErrorResponse {
 
 /// One SSE `data:` payload exactly as the hosted service writes it: Python
 /// `json.dumps` separators (`", "`, `": "`) with Chinese left as UTF-8.
-pub fn sse_line_json(role: Role, content: &str) -> String {
+/// `role` is `assistant`, `user` or `system`, as in [`StreamLine`].
+pub fn sse_line_json(role: &str, content: &str) -> String {
+    let role = serde_json::to_string(role).unwrap_or_else(|_| "\"\"".into());
     let content = serde_json::to_string(content).unwrap_or_else(|_| "\"\"".into());
-    format!("{{\"role\": \"{}\", \"content\": {}}}", role.as_str(), content)
+    format!("{{\"role\": {role}, \"content\": {content}}}")
 }
 
 /// A line of the live stream as parsed by clients.
@@ -289,8 +293,8 @@ mod tests {
 
     #[test]
     fn sse_payload_uses_python_separators_and_raw_utf8() {
-        assert_eq!(sse_line_json(Role::Assistant, "喂，您好\"张总\""), r#"{"role": "assistant", "content": "喂，您好\"张总\""}"#);
-        let parsed: StreamLine = serde_json::from_str(&sse_line_json(Role::System, "[DONE]")).unwrap();
+        assert_eq!(sse_line_json("assistant", "喂，您好\"张总\""), r#"{"role": "assistant", "content": "喂，您好\"张总\""}"#);
+        let parsed: StreamLine = serde_json::from_str(&sse_line_json("system", "[DONE]")).unwrap();
         assert_eq!(parsed.content, "[DONE]");
     }
 
