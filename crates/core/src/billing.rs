@@ -6,6 +6,15 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+/// A text that is not an amount in CNY ([`Fen::parse_yuan`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{input:?} is not an amount in CNY: use digits with at most two decimals, e.g. 10 or 12.50")]
+#[non_exhaustive]
+pub struct AmountError {
+    /// The text given, trimmed.
+    pub input: String,
+}
+
 /// An amount of money in fen (1 CNY = 100 fen).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
 #[serde(transparent)]
@@ -14,9 +23,9 @@ pub struct Fen(pub i64);
 impl Fen {
     /// From a yuan amount given by a person (`"12.5"`, `"10"`), refusing more
     /// than two decimals, negatives and absurd sizes.
-    pub fn parse_yuan(s: &str) -> Result<Fen, String> {
+    pub fn parse_yuan(s: &str) -> Result<Fen, AmountError> {
         let s = s.trim();
-        let bad = || format!("{s:?} is not an amount in CNY: use digits with at most two decimals, e.g. 10 or 12.50");
+        let bad = || AmountError { input: s.to_owned() };
         let (int, frac) = s.split_once('.').unwrap_or((s, ""));
         if int.is_empty() || int.len() > 9 || frac.len() > 2 || !int.bytes().all(|b| b.is_ascii_digit()) || !frac.bytes().all(|b| b.is_ascii_digit()) {
             return Err(bad());
@@ -87,6 +96,10 @@ mod tests {
         for bad in ["", "-1", "1.234", "abc", "1e3", "1.", ".5", "9999999999"] {
             assert!(Fen::parse_yuan(bad).is_err() || bad == "1.", "{bad}");
         }
+        assert_eq!(
+            Fen::parse_yuan(" 1.234 ").unwrap_err().to_string(),
+            "\"1.234\" is not an amount in CNY: use digits with at most two decimals, e.g. 10 or 12.50"
+        );
         assert_eq!(Fen(1234).to_string(), "12.34");
         assert_eq!(Fen(-5).to_string(), "-0.05");
     }

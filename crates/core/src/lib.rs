@@ -11,7 +11,7 @@ pub mod phone;
 pub mod redact;
 pub mod status;
 
-pub use billing::{Fen, Tariff};
+pub use billing::{AmountError, Fen, Tariff};
 pub use event::{CallEvent, Role, Utterance};
 pub use phone::{PhoneError, PhoneNumber};
 pub use status::{CallStatus, EndReason, HangupSide, Outcome};

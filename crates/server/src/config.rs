@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
-use waihu_core::Fen;
+use waihu_core::{AmountError, Fen};
 
 /// Everything `waihu serve` can be told.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -72,12 +72,12 @@ impl Default for BillingConfig {
 
 impl BillingConfig {
     /// The per-minute rate.
-    pub fn rate(&self) -> Result<Fen, String> {
-        Fen::parse_yuan(&self.rate_per_minute).map_err(|e| format!("billing.rate_per_minute: {e}"))
+    pub fn rate(&self) -> Result<Fen, InvalidConfig> {
+        Fen::parse_yuan(&self.rate_per_minute).map_err(|reason| InvalidConfig::Amount { setting: "billing.rate_per_minute", reason })
     }
     /// The opening credit.
-    pub fn credit(&self) -> Result<Fen, String> {
-        Fen::parse_yuan(&self.new_account_credit).map_err(|e| format!("billing.new_account_credit: {e}"))
+    pub fn credit(&self) -> Result<Fen, InvalidConfig> {
+        Fen::parse_yuan(&self.new_account_credit).map_err(|reason| InvalidConfig::Amount { setting: "billing.new_account_credit", reason })
     }
 }
 
@@ -222,6 +222,67 @@ pub enum ConfigError {
     /// The file or the environment holds something wrong.
     #[error("invalid configuration: {0}")]
     Invalid(String),
+    /// The settings parsed but are out of range or inconsistent.
+    #[error("invalid configuration: {0}")]
+    Setting(InvalidConfig),
+}
+
+// By hand rather than `#[from]`, which would also make the inner error the
+// source: printed as a chain, its message would then appear twice.
+impl From<InvalidConfig> for ConfigError {
+    fn from(e: InvalidConfig) -> Self {
+        ConfigError::Setting(e)
+    }
+}
+
+/// Settings that parsed but cannot be used. Each message names the setting
+/// and what is allowed.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum InvalidConfig {
+    /// A price or credit that is not an amount in CNY.
+    #[error("{setting}: {reason}")]
+    Amount {
+        /// Which setting.
+        setting: &'static str,
+        /// What is wrong with it.
+        reason: AmountError,
+    },
+    /// A call timer of 0 seconds.
+    #[error("calls: timers must be at least 1 second")]
+    ZeroTimer,
+    /// The silence prompt would come after the silence hang-up.
+    #[error("calls.silence_prompt_seconds must be shorter than calls.silence_timeout_seconds")]
+    SilencePromptTooLate,
+    /// The reservation lead is out of range.
+    #[error("calls.reserve_ahead_seconds must be between 1 and 55")]
+    ReserveAhead,
+    /// A call limit of 0.
+    #[error("calls: limits must be at least 1")]
+    ZeroLimit,
+    /// `carrier.kind` names no carrier.
+    #[error("carrier.kind {0:?} is not available (available: sim, sip)")]
+    UnknownCarrier(String),
+    /// The chosen carrier's section is refused by the carrier (its message).
+    #[error("{0}")]
+    Carrier(String),
+    /// Two dialogue engines share an id.
+    #[error("dialogue.openai: engine id {0:?} is used twice")]
+    DuplicateEngine(String),
+    /// `dialogue.default_engine` names no configured engine.
+    #[error("dialogue.default_engine {default:?} is not configured (configured: {configured})")]
+    UnknownDefaultEngine {
+        /// The id named.
+        default: String,
+        /// The ids configured, comma-separated.
+        configured: String,
+    },
+    /// No voice at all.
+    #[error("voices: at least one voice is needed")]
+    NoVoices,
+    /// The `[speech]` section is refused (its message).
+    #[error("{0}")]
+    Speech(String),
 }
 
 /// Environment variables that belong to the client or the binary, not to the
@@ -245,46 +306,46 @@ impl Config {
             set_path(&mut tree, &path, scalar(value)).map_err(|e| ConfigError::Invalid(format!("{name}: {e}")))?;
         }
         let cfg: Config = toml::Value::Table(tree).try_into().map_err(|e: toml::de::Error| ConfigError::Invalid(e.message().to_owned()))?;
-        cfg.validate().map_err(ConfigError::Invalid)?;
+        cfg.validate()?;
         Ok(cfg)
     }
 
     /// Checks what types cannot.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), InvalidConfig> {
         self.billing.rate()?;
         self.billing.credit()?;
         let c = &self.calls;
         if c.no_answer_seconds == 0 || c.max_duration_seconds == 0 || c.silence_timeout_seconds == 0 {
-            return Err("calls: timers must be at least 1 second".into());
+            return Err(InvalidConfig::ZeroTimer);
         }
         if c.silence_prompt_seconds >= c.silence_timeout_seconds {
-            return Err("calls.silence_prompt_seconds must be shorter than calls.silence_timeout_seconds".into());
+            return Err(InvalidConfig::SilencePromptTooLate);
         }
         if !(1..=55).contains(&c.reserve_ahead_seconds) {
-            return Err("calls.reserve_ahead_seconds must be between 1 and 55".into());
+            return Err(InvalidConfig::ReserveAhead);
         }
         if c.max_concurrent == 0 || c.max_concurrent_per_account == 0 || c.max_phones_per_request == 0 {
-            return Err("calls: limits must be at least 1".into());
+            return Err(InvalidConfig::ZeroLimit);
         }
         match self.carrier.kind.as_str() {
-            "sim" => self.carrier.sim.validate().map_err(|e| format!("carrier.sim: {e}"))?,
-            "sip" => self.carrier.sip.validate()?,
-            other => return Err(format!("carrier.kind {other:?} is not available (available: sim, sip)")),
+            "sim" => self.carrier.sim.validate().map_err(|e| InvalidConfig::Carrier(format!("carrier.sim: {e}")))?,
+            "sip" => self.carrier.sip.validate().map_err(|e| InvalidConfig::Carrier(e.to_string()))?,
+            other => return Err(InvalidConfig::UnknownCarrier(other.to_owned())),
         }
         let mut ids = vec!["offline".to_owned()];
         for e in &self.dialogue.openai {
             if ids.contains(&e.id) {
-                return Err(format!("dialogue.openai: engine id {:?} is used twice", e.id));
+                return Err(InvalidConfig::DuplicateEngine(e.id.clone()));
             }
             ids.push(e.id.clone());
         }
         if !ids.contains(&self.dialogue.default_engine) {
-            return Err(format!("dialogue.default_engine {:?} is not configured (configured: {})", self.dialogue.default_engine, ids.join(", ")));
+            return Err(InvalidConfig::UnknownDefaultEngine { default: self.dialogue.default_engine.clone(), configured: ids.join(", ") });
         }
         if self.voices.is_empty() {
-            return Err("voices: at least one voice is needed".into());
+            return Err(InvalidConfig::NoVoices);
         }
-        self.speech.validate()
+        self.speech.validate().map_err(InvalidConfig::Speech)
     }
 
     /// The database URL: the configured one or SQLite in the data dir.

@@ -43,6 +43,9 @@ pub enum StartError {
     /// The configuration is unusable.
     #[error("{0}")]
     Config(String),
+    /// A setting is out of range or inconsistent.
+    #[error(transparent)]
+    InvalidConfig(#[from] config::InvalidConfig),
     /// The database could not be opened.
     #[error("cannot open the database: {0}")]
     Store(#[from] StoreError),
@@ -131,7 +134,7 @@ impl Server {
     /// Builds the server on a store: recovers calls a previous process left
     /// live, and starts the dispatcher.
     pub async fn start(cfg: &Config, store: Arc<dyn Store>) -> Result<Server, StartError> {
-        cfg.validate().map_err(StartError::Config)?;
+        cfg.validate()?;
         let recovered = store.recover_interrupted(chrono::Utc::now().timestamp_millis()).await?;
         if !recovered.is_empty() {
             tracing::warn!(calls = recovered.len(), "ended calls left live by a previous run as failed (server_restart)");
@@ -182,7 +185,7 @@ impl Server {
             dispatcher: dispatcher.clone(),
             engines,
             voices,
-            rate: cfg.billing.rate().map_err(StartError::Config)?,
+            rate: cfg.billing.rate()?,
             max_phones: c.max_phones_per_request,
             metrics,
             recordings: cfg.data_dir.join("recordings"),
