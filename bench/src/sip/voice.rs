@@ -9,10 +9,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use futures_util::stream;
-use waihu_core::wire::VoiceInfo;
 use waihu_speech::asr::Buffered;
 use waihu_speech::vad::{EarshotConfig, EarshotVad};
-use waihu_speech::{Asr, AsrError, StreamingAsr, Transcript, Tts, TtsError, TtsRequest, TtsStream, Vad};
+use waihu_speech::{Asr, AsrError, StreamingAsr, Transcript, Tts, TtsError, TtsRequest, TtsStream, Vad, VoiceInfo};
 use waihu_turn::{SplitterConfig, TurnConfig};
 use waihu_voice::VoiceEngines;
 

@@ -18,9 +18,8 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use futures_util::stream;
 use tokio::time::sleep_until;
-use waihu_core::wire::VoiceInfo;
 use waihu_speech::asr::{session_channel, Feed, DEFAULT_QUEUE_PUSHES};
-use waihu_speech::{AsrError, AsrEvent, AsrSession, StreamingAsr, Transcript, Tts, TtsError, TtsRequest, TtsStream};
+use waihu_speech::{AsrError, AsrEvent, AsrSession, StreamingAsr, Transcript, Tts, TtsError, TtsRequest, TtsStream, VoiceInfo};
 
 /// When an engine was asked and when it answered (its first result).
 #[derive(Debug, Clone, Copy)]

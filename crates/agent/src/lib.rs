@@ -19,5 +19,5 @@ pub mod task;
 
 pub use conversation::{Conversation, Reply};
 pub use gate::SAFE_FALLBACK;
-pub use llm::{ChatRequest, Llm, LlmError, LlmEvent, LlmStream, Turn};
+pub use llm::{ChatRequest, EngineInfo, Llm, LlmError, LlmEvent, LlmStream, Turn};
 pub use registry::{EngineRegistry, RegistryError};

@@ -5,7 +5,6 @@ use std::pin::Pin;
 use async_trait::async_trait;
 use futures_util::Stream;
 use thiserror::Error;
-use waihu_core::wire::EngineInfo;
 use waihu_core::Outcome;
 
 /// One step of the conversation so far, as the engines see it.
@@ -76,6 +75,17 @@ pub enum LlmError {
 }
 
 waihu_vendor_http::vendor_error!(LlmError);
+/// What a dialogue engine says about itself. Which engine is the default is
+/// the registry's business, not the engine's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EngineInfo {
+    /// The id calls name it by (`model_engine`).
+    pub id: String,
+    /// A human name.
+    pub name: String,
+    /// What it is.
+    pub description: String,
+}
 
 /// A dialogue engine.
 #[async_trait]

@@ -36,10 +36,9 @@ mod lines;
 pub mod phrases;
 
 use async_trait::async_trait;
-use waihu_core::wire::EngineInfo;
 use waihu_core::Outcome;
 
-use crate::llm::{ChatRequest, Llm, LlmError, LlmEvent, LlmStream, Turn};
+use crate::llm::{ChatRequest, EngineInfo, Llm, LlmError, LlmEvent, LlmStream, Turn};
 use crate::task::TaskBrief;
 
 /// The engine id clients pass as `model_engine`.
@@ -123,7 +122,6 @@ impl Llm for OfflineEngine {
             name: "离线规则引擎".to_owned(),
             description: "内置规则引擎：按任务确认身份、转达内容，不联网、不需要模型，同样的对话总得到同样的回答"
                 .to_owned(),
-            default: false,
         }
     }
 

@@ -23,12 +23,11 @@ use futures_util::{FutureExt, Stream, StreamExt};
 use reqwest::header::{ACCEPT, CONTENT_TYPE};
 use serde_json::{json, Value};
 use tokio::time::Instant;
-use waihu_core::wire::EngineInfo;
 use waihu_vendor_http::{error_chain, millis, read_capped, send, HttpError, Scrubber, VendorClient};
 
 pub use config::OpenAiConfig;
 
-use crate::llm::{ChatRequest, Llm, LlmError, LlmEvent, LlmStream};
+use crate::llm::{ChatRequest, EngineInfo, Llm, LlmError, LlmEvent, LlmStream};
 use crate::prompt::{chat_messages, HANG_UP_OUTCOMES, HANG_UP_TOOL};
 use reply::ReplyAssembler;
 use sse::LineDecoder;
@@ -145,7 +144,7 @@ impl OpenAiEngine {
 #[async_trait]
 impl Llm for OpenAiEngine {
     fn info(&self) -> EngineInfo {
-        EngineInfo { id: self.config.id.clone(), name: self.config.name.clone(), description: self.describe(), default: false }
+        EngineInfo { id: self.config.id.clone(), name: self.config.name.clone(), description: self.describe() }
     }
 
     async fn chat(&self, req: ChatRequest) -> Result<LlmStream, LlmError> {
@@ -317,7 +316,7 @@ mod tests {
         let e = OpenAiEngine::new(OpenAiConfig::new("local", "http://user:pw@127.0.0.1:8080/v1/", "qwen")).unwrap();
         assert_eq!(e.api.url(), "http://user:pw@127.0.0.1:8080/v1/chat/completions");
         let info = e.info();
-        assert_eq!((info.id.as_str(), info.name.as_str(), info.default), ("local", "local", false));
+        assert_eq!((info.id.as_str(), info.name.as_str()), ("local", "local"));
         assert_eq!(info.description, "OpenAI-compatible chat: qwen at 127.0.0.1:8080");
         let e = OpenAiEngine::new(OpenAiConfig::new("x", "https://h/api/chat/completions", "m")).unwrap();
         assert_eq!(e.api.url(), "https://h/api/chat/completions");

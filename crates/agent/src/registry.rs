@@ -3,9 +3,8 @@
 use std::sync::Arc;
 
 use thiserror::Error;
-use waihu_core::wire::EngineInfo;
 
-use crate::llm::Llm;
+use crate::llm::{EngineInfo, Llm};
 
 /// Why a registry could not be made.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -50,16 +49,10 @@ impl EngineRegistry {
         &self.default_id
     }
 
-    /// What `engine_list` shows.
+    /// What `engine_list` shows (the default is the one named by
+    /// [`default_id`](Self::default_id)).
     pub fn list(&self) -> Vec<EngineInfo> {
-        self.engines
-            .iter()
-            .map(|e| {
-                let mut info = e.info();
-                info.default = info.id == self.default_id;
-                info
-            })
-            .collect()
+        self.engines.iter().map(|e| e.info()).collect()
     }
 
     /// The ids, for error messages.
@@ -82,6 +75,6 @@ mod tests {
         let registry = EngineRegistry::new(engines, "offline").unwrap();
         assert_eq!(registry.get(None).unwrap().info().id, "offline");
         assert!(registry.get(Some("deepseek")).is_none());
-        assert!(registry.list()[0].default);
+        assert_eq!((registry.list()[0].id.as_str(), registry.default_id()), ("offline", "offline"));
     }
 }

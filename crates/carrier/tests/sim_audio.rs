@@ -16,9 +16,8 @@ use futures_util::stream;
 use waihu_carrier::sim::{SimCarrier, SimConfig, SimVoice};
 use waihu_carrier::{AudioCommand, AudioEvent, AudioLeg, Carrier, CarrierError, DialRequest, Signal, TextCommand, TextEvent};
 use waihu_core::lifecycle::LegEnd;
-use waihu_core::wire::VoiceInfo;
 use waihu_core::PhoneNumber;
-use waihu_speech::{Asr, AsrError, Transcript, Tts, TtsError, TtsRequest, TtsStream};
+use waihu_speech::{Asr, AsrError, Transcript, Tts, TtsError, TtsRequest, TtsStream, VoiceInfo};
 
 const SYMBOL: usize = 160;
 const QUESTION: &str = "喂，您好，我是王经理的AI助理，请问是张总吗？";

@@ -6,9 +6,9 @@ use std::process::ExitCode;
 use anyhow::Context;
 use futures_util::StreamExt;
 use waihu_client::credentials::{home_dir, process_env};
-use waihu_client::format::{self, Lang};
+use crate::format::{self, Lang};
 use waihu_client::{resolve_api_key, Client, StreamItem, DEFAULT_CALLINFO_INTERVAL, DEFAULT_POLL_INTERVAL, DEFAULT_WAIT_TIMEOUT};
-use waihu_core::wire::{InitiateCallRequest, PhonesField, SKILL_VERSION};
+use waihu_wire::{InitiateCallRequest, PhonesField, SKILL_VERSION};
 
 use crate::output::{print, print_raw};
 use crate::ClientArgs;

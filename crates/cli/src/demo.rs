@@ -10,9 +10,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use waihu_client::format::{self, Lang};
+use crate::format::{self, Lang};
 use waihu_client::{ApiKey, Client};
-use waihu_core::wire::{InitiateCallRequest, PhonesField};
+use waihu_wire::{InitiateCallRequest, PhonesField};
 use waihu_server::{open_store, serve, Config, Server};
 use waihu_store::Store;
 

@@ -5,6 +5,7 @@
 mod admin;
 mod client_cmds;
 mod demo;
+mod format;
 mod models;
 mod output;
 mod serve;

@@ -7,7 +7,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use waihu_core::wire::SKILL_VERSION;
+use waihu_wire::SKILL_VERSION;
 
 /// An error from the client library.
 #[derive(Debug, thiserror::Error)]
@@ -110,7 +110,7 @@ pub enum ClientError {
     },
 
     /// A request or a wait took too long.
-    #[error("timed out after {} waiting for {what}", crate::format::duration_short(*.after))]
+    #[error("timed out after {} waiting for {what}", crate::text::duration_short(*.after))]
     Timeout {
         /// What was waited for.
         what: String,
@@ -158,33 +158,6 @@ impl ClientError {
     }
 }
 
-/// Makes untrusted text safe for a one-line message: control characters
-/// (newlines, terminal escapes) become spaces and long text is cut, so a
-/// server cannot break the "one clear line" promise or the terminal.
-pub(crate) fn one_line(text: &str, max_chars: usize) -> String {
-    let mut out = String::new();
-    let mut count = 0;
-    let mut last_space = false;
-    for c in text.trim().chars() {
-        let c = if c.is_control() || crate::format::is_bidi_control(c) {
-            ' '
-        } else {
-            c
-        };
-        if c == ' ' && last_space {
-            continue;
-        }
-        last_space = c == ' ';
-        if count == max_chars {
-            out.push('…');
-            break;
-        }
-        out.push(c);
-        count += 1;
-    }
-    out.trim_end().to_string()
-}
-
 /// The innermost cause of an error, in one line: reqwest wraps the useful
 /// part ("Connection refused (os error 111)") several layers down.
 pub(crate) fn innermost_cause(err: &(dyn std::error::Error + 'static)) -> String {
@@ -192,5 +165,5 @@ pub(crate) fn innermost_cause(err: &(dyn std::error::Error + 'static)) -> String
     while let Some(next) = cur.source() {
         cur = next;
     }
-    one_line(&cur.to_string(), 200)
+    crate::text::one_line(&cur.to_string(), 200)
 }

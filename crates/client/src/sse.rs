@@ -7,8 +7,16 @@
 //! comment lines (`: keep-alive`) and `data:` lines holding one JSON object
 //! `{"role", "content"}` each. Other SSE fields (`event:`, `id:`, `retry:`)
 //! carry nothing here and are skipped.
+//!
+//! Written by hand because the usual crate does not fit this protocol:
+//! `eventsource-stream` drops comment lines (the keep-alives are items
+//! here), keeps no raw text for `--json` output, hands out an event only
+//! at its blank line (this decoder takes a payload as soon as its JSON is
+//! whole, so a server that leaves out the blank line still works), buffers
+//! a line without bound, and brings a parser-combinator crate for what is
+//! about 150 lines without IO.
 
-use waihu_core::wire::StreamLine;
+use waihu_wire::StreamLine;
 
 use crate::error::ClientError;
 
@@ -191,7 +199,7 @@ impl SseDecoder {
                 self.pending_raw.clear();
                 out.push(Err(invalid(format!(
                     "a data line is not a JSON {{\"role\", \"content\"}} object ({})",
-                    crate::error::one_line(&e.to_string(), 120)
+                    crate::text::one_line(&e.to_string(), 120)
                 ))));
             }
         }

@@ -15,9 +15,8 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use futures_util::StreamExt;
 use serde_json::{json, Value};
-use waihu_client::format::stream as fmt_stream;
-use waihu_client::{ApiKey, Client, ClientError, StreamItem};
-use waihu_core::wire::{
+use waihu_client::{ApiKey, Client, ClientError, StreamItem, StreamLine};
+use waihu_wire::{
     BalanceResponse, CallListResponse, CallRecord, CallRecordResponse, ContentLine, EngineInfo,
     EngineListResponse, InitiateCallRequest, InitiateCallResponse, PhonesField,
     SkillVersionResponse, VoiceInfo, VoiceListResponse,
@@ -197,19 +196,7 @@ fn sse(chunks: Vec<(u64, Vec<u8>)>, linger: bool) -> Response {
 }
 
 fn data(role: &str, content: &str) -> Vec<u8> {
-    format!(
-        "data: {}\n\n",
-        waihu_core::wire::sse_line_json(role_of(role), content)
-    )
-    .into_bytes()
-}
-
-fn role_of(role: &str) -> waihu_core::Role {
-    match role {
-        "assistant" => waihu_core::Role::Assistant,
-        "user" => waihu_core::Role::User,
-        _ => waihu_core::Role::System,
-    }
+    format!("data: {}\n\n", waihu_wire::sse_line_json(role, content)).into_bytes()
 }
 
 const SAMPLE: [(&str, &str); 3] = [
@@ -765,49 +752,27 @@ async fn stream_yields_keepalives_then_lines_and_ends_after_done() {
     assert_eq!(header(&h, "x-skill-version"), Some("1.0.0"));
 }
 
-#[tokio::test]
-async fn formatted_stream_output_matches_the_seed() {
-    let (url, _) = double().await;
-    let id = "8bbbbbbb-xxxx-xxxx-xxxx-xxxxxxxxxxxx";
-    // The double answers this id like c-1 only under that name; use c-1 for
-    // the conversation and the seed's id for the header.
-    let mut out = fmt_stream::header(id);
-    for item in collect(client(&url).stream("c-1")).await {
-        if let Some(text) = fmt_stream::render(&item.unwrap()) {
-            out.push_str(&text);
-        }
-    }
-    let expected = "🎙️  Streaming real-time conversation
-━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━
-Call ID: 8bbbbbbb-xxxx-xxxx-xxxx-xxxxxxxxxxxx
-Waiting for connection...
-
-🤖 AI: 喂,您好,这里是XX公司,请问是张总吗?
-👤 User: 对,是我,有什么事情?
-🤖 AI: 好的张总,主要是通知您明天上午9点有个重要会议。
-
-━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━
-📞 Call ended
-";
-    assert_eq!(out, expected);
-}
+// What the CLI prints of these items (the seed's banner, lines and footers,
+// and the `--json` lines) is tested with the CLI's formatting.
 
 #[tokio::test]
-async fn json_mode_prints_data_lines_as_received() {
+async fn stream_events_keep_the_lines_as_received_for_json_mode() {
     let (url, _) = double().await;
-    let mut out = String::new();
-    for ev in collect(client(&url).stream_events("c-1")).await {
-        if let Some(line) = fmt_stream::json_line(&ev.unwrap()) {
-            out.push_str(&line);
-        }
-    }
-    let expected =
-        "data: {\"role\": \"assistant\", \"content\": \"喂,您好,这里是XX公司,请问是张总吗?\"}
-data: {\"role\": \"user\", \"content\": \"对,是我,有什么事情?\"}
-data: {\"role\": \"assistant\", \"content\": \"好的张总,主要是通知您明天上午9点有个重要会议。\"}
-data: {\"role\": \"system\", \"content\": \"[DONE]\"}
-";
-    assert_eq!(out, expected);
+    let raw: Vec<String> = collect(client(&url).stream_events("c-1"))
+        .await
+        .into_iter()
+        .map(|ev| ev.unwrap().raw)
+        .collect();
+    let expected = [
+        ": keep-alive",
+        ": keep-alive",
+        ": keep-alive",
+        "data: {\"role\": \"assistant\", \"content\": \"喂,您好,这里是XX公司,请问是张总吗?\"}",
+        "data: {\"role\": \"user\", \"content\": \"对,是我,有什么事情?\"}",
+        "data: {\"role\": \"assistant\", \"content\": \"好的张总,主要是通知您明天上午9点有个重要会议。\"}",
+        "data: {\"role\": \"system\", \"content\": \"[DONE]\"}",
+    ];
+    assert_eq!(raw, expected);
 }
 
 #[tokio::test]
@@ -820,7 +785,7 @@ async fn stream_handles_timeout_line() {
         .collect();
     let last = items.last().unwrap();
     assert!(waihu_client::sse::is_terminal(last));
-    assert_eq!(fmt_stream::render(last).unwrap(), "\n━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━\n⏰ Call not answered within 30 seconds (timeout)\n");
+    assert!(matches!(last, StreamItem::Line(l) if waihu_client::sse::is_timeout(l)), "{last:?}");
 }
 
 #[tokio::test]
@@ -831,11 +796,20 @@ async fn stream_survives_split_chunks_and_crlf() {
         .into_iter()
         .map(Result::unwrap)
         .collect();
-    let rendered: String = items.iter().filter_map(fmt_stream::render).collect();
-    assert_eq!(items[0], StreamItem::KeepAlive);
+    let line = |role: &str, content: &str| {
+        StreamItem::Line(StreamLine {
+            role: role.into(),
+            content: content.into(),
+        })
+    };
     assert_eq!(
-        rendered,
-        "🤖 AI: 喂,您好\n👤 User: 对\n\n━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━\n📞 Call ended\n"
+        items,
+        [
+            StreamItem::KeepAlive,
+            line("assistant", "喂,您好"),
+            line("user", "对"),
+            line("system", "[DONE]"),
+        ]
     );
 }
 
@@ -894,8 +868,8 @@ async fn balance_engines_voices_and_native_endpoints() {
     let c = client(&url);
     let b = c.balance().await.unwrap();
     assert_eq!(
-        waihu_client::format::balance(&b),
-        "Balance: ¥9.70 (available ¥9.40, reserved ¥0.30), rate ¥0.30/min\n"
+        (b.balance, b.available, b.reserved, b.rate_per_minute),
+        (9.7, 9.4, 0.3, 0.3)
     );
 
     let hung = c.hangup("c-1").await.unwrap();

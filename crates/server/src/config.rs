@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
-use waihu_core::Fen;
+use waihu_core::{AmountError, Fen};
 
 mod error;
 pub use error::{ConfigError, InvalidConfig};

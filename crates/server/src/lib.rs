@@ -25,7 +25,7 @@ use waihu_carrier::sim::SimCarrier;
 use waihu_carrier::sip::SipCarrier;
 use waihu_carrier::Carrier;
 use waihu_core::lifecycle::LifecycleConfig;
-use waihu_core::wire::VoiceInfo;
+use waihu_speech::VoiceInfo;
 use waihu_store::{SqlStore, Store, StoreError};
 
 pub use config::Config;
@@ -43,6 +43,9 @@ pub enum StartError {
     /// The configuration is unusable.
     #[error("{0}")]
     Config(String),
+    /// A setting is out of range or inconsistent.
+    #[error(transparent)]
+    InvalidConfig(#[from] config::InvalidConfig),
     /// The database could not be opened.
     #[error("cannot open the database: {0}")]
     Store(#[from] StoreError),

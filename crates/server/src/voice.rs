@@ -16,8 +16,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use waihu_carrier::sim::SimVoice;
-use waihu_core::wire::VoiceInfo;
 use waihu_models::{ModelStore, WHISPER_BASE};
+use waihu_speech::VoiceInfo;
 use waihu_speech::asr::{Buffered, DashScopeAsr, DashScopeAsrConfig, OpenAiAsr, OpenAiAsrConfig};
 use waihu_speech::dashscope::DashScopeEndpoint;
 use waihu_speech::offline::OfflineRecogniser;

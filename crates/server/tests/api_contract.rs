@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use serde_json::json;
+use serde_json::{json, Value};
 
 #[tokio::test]
 async fn creation_answer_is_compact_json_that_the_shell_regex_matches() {
@@ -176,6 +176,34 @@ async fn public_listings_balance_health_metrics_and_openapi() {
     let (_, doc) = s.get("/openapi.json").await;
     assert_eq!(doc["openapi"], "3.1.0");
     assert!(doc["paths"]["/api/v1/callinfo/initiate_call"]["post"].is_object());
+    s.stop().await;
+}
+
+/// The router serves every operation the document describes, and the
+/// document describes every route of `ROUTES` (the unit test checks it has
+/// no others): each is asked without a body or a real id, which no handler
+/// acts on, and must not reach the "no such endpoint" fallbacks.
+#[tokio::test]
+async fn the_router_serves_every_documented_route() {
+    let s = start(|_| {}).await;
+    let (_, doc) = s.get("/openapi.json").await;
+    let mut served = Vec::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for method in item.as_object().unwrap().keys() {
+            let url = format!("{}{}", s.base, path.replace("{call_id}", "no-such-call"));
+            let req = s.http.request(method.to_uppercase().parse().unwrap(), url).header("X-API-Key", &s.key);
+            let r = req.send().await.unwrap();
+            let status = r.status().as_u16();
+            let body = r.bytes().await.unwrap();
+            let answer: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+            assert_ne!(status, 405, "{method} {path}: {answer}");
+            assert!(!answer["message"].as_str().unwrap_or("").starts_with("no endpoint"), "{method} {path} is documented but not routed: {answer}");
+            served.push((method.to_uppercase(), path.clone()));
+        }
+    }
+    for (method, path) in waihu_server::api::ROUTES {
+        assert!(served.contains(&(method.to_string(), path.to_string())), "{method} {path} is not in the served document");
+    }
     s.stop().await;
 }
 

@@ -20,8 +20,7 @@ use waihu_core::{CallStatus, Fen, Outcome, Role};
 use waihu_server::voice::VoiceSetup;
 use waihu_server::{open_store, Config, Server};
 use waihu_speech::asr::Buffered;
-use waihu_core::wire::VoiceInfo;
-use waihu_speech::{Asr, AsrError, StreamingAsr, Transcript, Tts, TtsError, TtsRequest, TtsStream, Vad, VadFrame};
+use waihu_speech::{Asr, AsrError, StreamingAsr, Transcript, Tts, TtsError, TtsRequest, TtsStream, Vad, VadFrame, VoiceInfo};
 use waihu_turn::{SplitterConfig, TurnConfig, TurnLatencyMs};
 use waihu_voice::VoiceEngines;
 

@@ -51,5 +51,5 @@ pub mod wav;
 pub use asr::{Asr, AsrError, AsrEvent, AsrSession, StreamingAsr, Transcript};
 pub use dashscope::DashScopeEndpoint;
 pub use waihu_vendor_http::Endpoint;
-pub use tts::{synthesize_all, Tts, TtsError, TtsRequest, TtsStream};
+pub use tts::{synthesize_all, Tts, TtsError, TtsRequest, TtsStream, VoiceInfo};
 pub use vad::{Vad, VadFrame};

@@ -12,9 +12,8 @@ use futures_util::stream;
 use tokio::sync::mpsc;
 use waihu_carrier::{AudioCommand, AudioEvent, AudioLeg, Signal, TextCommand, TextEvent};
 use waihu_core::lifecycle::LegEnd;
-use waihu_core::wire::VoiceInfo;
 use waihu_speech::asr::Buffered;
-use waihu_speech::{Asr, AsrError, StreamingAsr, Transcript, Tts, TtsError, TtsRequest, TtsStream, Vad, VadFrame};
+use waihu_speech::{Asr, AsrError, StreamingAsr, Transcript, Tts, TtsError, TtsRequest, TtsStream, Vad, VadFrame, VoiceInfo};
 use waihu_turn::{SplitterConfig, TurnConfig};
 use waihu_voice::{wrap, CallVoice, VoiceEngines, VoiceLeg};
 

@@ -4,8 +4,8 @@
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use waihu_core::wire::ErrorResponse;
 use waihu_store::StoreError;
+use waihu_wire::ErrorResponse;
 
 /// An error answer.
 #[derive(Debug)]

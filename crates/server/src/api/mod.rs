@@ -2,6 +2,9 @@
 //! `/api/v1/callinfo/`, the native ones under `/v1/`, health, metrics and
 //! the OpenAPI document. `router(state)` is the whole API with no sockets,
 //! so tests drive it with `tower::ServiceExt::oneshot`.
+//!
+//! Every route is registered with its handler's `#[utoipa::path]` (in
+//! `routes`), so the router and `/openapi.json` come from one list.
 
 mod error;
 mod extract;
@@ -17,12 +20,14 @@ use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use axum::Router;
 use waihu_agent::EngineRegistry;
-use waihu_core::wire::{VoiceInfo, SKILL_VERSION};
 use waihu_core::Fen;
+use waihu_speech::VoiceInfo;
 use waihu_store::Store;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use waihu_wire::SKILL_VERSION;
 
 pub use error::ApiError;
 
@@ -47,7 +52,9 @@ pub struct Shared {
 /// Cheap to clone.
 pub type AppState = Arc<Shared>;
 
-/// Every route, with its method: the OpenAPI document is checked against it.
+/// Every route, with its method: the API's contract. Tests check that the
+/// router serves each of them and that the OpenAPI document describes
+/// exactly these.
 pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/api/v1/callinfo/initiate_call"),
     ("POST", "/api/v1/callinfo/search_callinfo"),
@@ -65,23 +72,31 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/openapi.json"),
 ];
 
+/// Every route with its handler, each handler's method, path and OpenAPI
+/// operation taken from its `#[utoipa::path]`. Add routes only here, only
+/// with `routes!`: that is what keeps the document true to the router.
+fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(openapi::base())
+        .routes(routes!(stepone::initiate_call))
+        .routes(routes!(stepone::search_callinfo))
+        .routes(routes!(sse::stream_chat_history))
+        .routes(routes!(stepone::skill_version))
+        .routes(routes!(stepone::balance))
+        .routes(routes!(stepone::engine_list))
+        .routes(routes!(stepone::tts_list))
+        .routes(routes!(native::list_calls))
+        .routes(routes!(native::get_call))
+        .routes(routes!(native::hang_up))
+        .routes(routes!(native::recording))
+        .routes(routes!(native::healthz))
+        .routes(routes!(native::metrics))
+        .routes(routes!(openapi::serve))
+}
+
 /// The whole API.
 pub fn router(state: AppState) -> Router {
-    Router::new()
-        .route("/api/v1/callinfo/initiate_call", post(stepone::initiate_call))
-        .route("/api/v1/callinfo/search_callinfo", post(stepone::search_callinfo))
-        .route("/api/v1/callinfo/stream_chat_history", post(sse::stream_chat_history))
-        .route("/api/v1/callinfo/skill_version", get(stepone::skill_version))
-        .route("/api/v1/callinfo/balance", get(stepone::balance))
-        .route("/api/v1/callinfo/engine_list", get(stepone::engine_list))
-        .route("/api/v1/callinfo/tts_list", get(stepone::tts_list))
-        .route("/v1/calls", get(native::list_calls))
-        .route("/v1/calls/{call_id}", get(native::get_call))
-        .route("/v1/calls/{call_id}/hangup", post(native::hang_up))
-        .route("/v1/calls/{call_id}/recording", get(native::recording))
-        .route("/healthz", get(native::healthz))
-        .route("/metrics", get(native::metrics))
-        .route("/openapi.json", get(openapi::serve))
+    let (routes, _) = routes().split_for_parts();
+    routes
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(state.clone(), count_responses))

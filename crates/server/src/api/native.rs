@@ -5,9 +5,9 @@ use std::collections::HashMap;
 use axum::extract::{Path, Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use waihu_core::wire::{CallListResponse, CallRecordResponse};
 use waihu_core::CallStatus;
 use waihu_store::CallFilter;
+use waihu_wire::{CallListResponse, CallRecordResponse, ErrorResponse, HangUpResponse, HealthResponse};
 
 use super::error::{json_response, ApiError};
 use super::extract::{valid_call_id, Authed};
@@ -23,6 +23,25 @@ fn parse_time(name: &str, v: &str) -> Result<i64, ApiError> {
         .map_err(|_| ApiError::bad_request(format!("{name}={v:?} is not a time: use RFC 3339 (2026-11-25T08:00:00Z) or unix seconds")))
 }
 
+/// Calls of the account, newest first
+#[utoipa::path(
+    get,
+    path = "/v1/calls",
+    tag = "native",
+    security(("ApiKey" = [])),
+    params(
+        ("status" = Option<String>, Query, description = "Only calls in this status."),
+        ("since" = Option<String>, Query, description = "Only calls created at or after: RFC 3339 or unix seconds."),
+        ("until" = Option<String>, Query, description = "Only calls created before: RFC 3339 or unix seconds."),
+        ("limit" = Option<u32>, Query, minimum = 1, maximum = 200, description = "Calls per page (default 50)."),
+        ("cursor" = Option<String>, Query, description = "next_cursor of the previous page."),
+    ),
+    responses(
+        (status = 200, description = "A page of calls", body = CallListResponse),
+        (status = 400, description = "An unknown or invalid query parameter", body = ErrorResponse),
+        (status = 401, description = "Missing or unknown API key", body = ErrorResponse),
+    )
+)]
 pub(crate) async fn list_calls(State(st): State<AppState>, Authed(account): Authed, Query(q): Query<HashMap<String, String>>) -> Result<Response, ApiError> {
     for k in q.keys() {
         if !["status", "since", "until", "limit", "cursor"].contains(&k.as_str()) {
@@ -67,22 +86,69 @@ pub(crate) async fn list_calls(State(st): State<AppState>, Authed(account): Auth
     Ok(json_response(StatusCode::OK, &CallListResponse { success: true, calls, next_cursor }))
 }
 
+/// A call's record
+#[utoipa::path(
+    get,
+    path = "/v1/calls/{call_id}",
+    tag = "native",
+    security(("ApiKey" = [])),
+    params(("call_id" = String, Path, description = "The id initiate_call returned.")),
+    responses(
+        (status = 200, description = "The record", body = CallRecordResponse),
+        (status = 400, description = "The call id is invalid", body = ErrorResponse),
+        (status = 401, description = "Missing or unknown API key", body = ErrorResponse),
+        (status = 404, description = "No such call for this API key", body = ErrorResponse),
+    )
+)]
 pub(crate) async fn get_call(State(st): State<AppState>, Authed(account): Authed, Path(id): Path<String>) -> Result<Response, ApiError> {
     let id = valid_call_id(Some(&id))?;
     let record = load_record(&st, &account.id, &id).await?;
     Ok(json_response(StatusCode::OK, &CallRecordResponse { success: true, record }))
 }
 
+/// Hang up or cancel a call
+#[utoipa::path(
+    post,
+    path = "/v1/calls/{call_id}/hangup",
+    tag = "native",
+    security(("ApiKey" = [])),
+    params(("call_id" = String, Path, description = "The id initiate_call returned.")),
+    responses(
+        (status = 202, description = "The hang-up is requested (a queued call is cancelled)", body = HangUpResponse),
+        (status = 400, description = "The call id is invalid", body = ErrorResponse),
+        (status = 401, description = "Missing or unknown API key", body = ErrorResponse),
+        (status = 404, description = "No such call for this API key", body = ErrorResponse),
+        (status = 409, description = "The call has already ended", body = ErrorResponse),
+    )
+)]
 pub(crate) async fn hang_up(State(st): State<AppState>, Authed(account): Authed, Path(id): Path<String>) -> Result<Response, ApiError> {
     let id = valid_call_id(Some(&id))?;
     let call = st.store.call(&id, Some(&account.id)).await?.ok_or_else(|| not_found(&id))?;
     if call.status.is_final() || !st.dispatcher.hang_up(&call).await? {
         return Err(ApiError::new(StatusCode::CONFLICT, "call_already_ended", format!("call {id} has already ended ({})", call.status)));
     }
-    Ok(json_response(StatusCode::ACCEPTED, &serde_json::json!({"success": true, "message": "hang-up requested", "call_id": id})))
+    Ok(json_response(StatusCode::ACCEPTED, &HangUpResponse { call_id: id, message: "hang-up requested".into(), success: true }))
 }
 
-/// The call's recording: a stereo WAV, callee left, AI right.
+/// A WAV file's bytes, as the document describes them.
+#[derive(utoipa::ToSchema)]
+#[schema(value_type = String, format = Binary)]
+pub(crate) struct WavFile(#[allow(dead_code)] Vec<u8>);
+
+/// A spoken call's recording: stereo WAV, callee left, AI right (with speech.record = true)
+#[utoipa::path(
+    get,
+    path = "/v1/calls/{call_id}/recording",
+    tag = "native",
+    security(("ApiKey" = [])),
+    params(("call_id" = String, Path, description = "The id initiate_call returned.")),
+    responses(
+        (status = 200, description = "The WAV file", content_type = "audio/wav", body = inline(WavFile)),
+        (status = 400, description = "The call id is invalid", body = ErrorResponse),
+        (status = 401, description = "Missing or unknown API key", body = ErrorResponse),
+        (status = 404, description = "No such call for this API key, or no recording of it (not over yet, or not recorded)", body = ErrorResponse),
+    )
+)]
 pub(crate) async fn recording(State(st): State<AppState>, Authed(account): Authed, Path(id): Path<String>) -> Result<Response, ApiError> {
     let id = valid_call_id(Some(&id))?;
     let call = st.store.call(&id, Some(&account.id)).await?.ok_or_else(|| not_found(&id))?;
@@ -111,12 +177,25 @@ pub(crate) async fn recording(State(st): State<AppState>, Authed(account): Authe
     }
 }
 
+/// Liveness and database check
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = "service",
+    responses(
+        (status = 200, description = "The server and its database answer", body = HealthResponse),
+        (status = 503, description = "The database does not answer", body = ErrorResponse),
+    )
+)]
 pub(crate) async fn healthz(State(st): State<AppState>) -> Result<Response, ApiError> {
     st.store.queued_calls(1, &[]).await?;
     let active = st.dispatcher.active().await;
-    Ok(json_response(StatusCode::OK, &serde_json::json!({"success": true, "status": "ok", "active_calls": active, "version": env!("CARGO_PKG_VERSION")})))
+    let health = HealthResponse { active_calls: active as u64, status: "ok".into(), success: true, version: env!("CARGO_PKG_VERSION").into() };
+    Ok(json_response(StatusCode::OK, &health))
 }
 
+/// Prometheus metrics
+#[utoipa::path(get, path = "/metrics", tag = "service", responses((status = 200, description = "Text exposition format", content_type = "text/plain; version=0.0.4", body = String)))]
 pub(crate) async fn metrics(State(st): State<AppState>) -> Response {
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], st.metrics.render()).into_response()
 }

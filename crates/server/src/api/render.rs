@@ -1,9 +1,11 @@
-//! Stored rows to wire records.
+//! Stored rows and engine descriptions to their wire shapes.
 
 use chrono::{DateTime, SecondsFormat};
-use waihu_core::wire::{CallRecord, ContentLine};
+use waihu_agent::EngineRegistry;
 use waihu_core::Role;
+use waihu_speech::VoiceInfo;
 use waihu_store::{CallRow, Line};
+use waihu_wire::{CallRecord, ContentLine};
 
 pub(crate) fn rfc3339(ms: i64) -> String {
     DateTime::from_timestamp_millis(ms).map(|t| t.to_rfc3339_opts(SecondsFormat::Secs, true)).unwrap_or_default()
@@ -37,4 +39,19 @@ pub(crate) fn record(call: &CallRow, lines: &[Line]) -> CallRecord {
         media: call.media_stats.as_deref().and_then(|s| serde_json::from_str(s).ok()),
         turns: call.turn_stats.as_deref().and_then(|s| serde_json::from_str(s).ok()),
     }
+}
+
+/// The dialogue engines as `engine_list` shows them, the registry's default
+/// marked.
+pub(crate) fn engines(registry: &EngineRegistry) -> Vec<waihu_wire::EngineInfo> {
+    registry
+        .list()
+        .into_iter()
+        .map(|e| waihu_wire::EngineInfo { default: e.id == registry.default_id(), id: e.id, name: e.name, description: e.description })
+        .collect()
+}
+
+/// The voices as `tts_list` shows them.
+pub(crate) fn voices(voices: &[VoiceInfo]) -> Vec<waihu_wire::VoiceInfo> {
+    voices.iter().map(|v| waihu_wire::VoiceInfo { id: v.id.clone(), name: v.name.clone(), language: v.language.clone(), default: v.default }).collect()
 }

@@ -20,8 +20,8 @@ use axum::http::{header, StatusCode};
 use axum::response::Response;
 use tokio::sync::{broadcast, mpsc};
 use tokio_stream::wrappers::ReceiverStream;
-use waihu_core::wire::{sse_line_json, CallIdRequest};
 use waihu_core::{CallEvent, CallStatus, Role};
+use waihu_wire::{sse_line_json, CallIdRequest, ErrorResponse};
 
 use super::error::ApiError;
 use super::extract::{valid_call_id, Authed, JsonBody};
@@ -31,6 +31,24 @@ use super::AppState;
 const KEEPALIVE_BEFORE_ANSWER: Duration = Duration::from_millis(500);
 const KEEPALIVE_CONNECTED: Duration = Duration::from_secs(15);
 
+/// Live transcript as Server-Sent Events
+///
+/// `: keep-alive` every 0.5 s before the answer (every 15 s after), then
+/// `data: {"role": ..., "content": ...}` per line, then `[DONE]` or
+/// `[TIMEOUT]` (not answered), after which the server closes the stream.
+#[utoipa::path(
+    post,
+    path = "/api/v1/callinfo/stream_chat_history",
+    tag = "stepone",
+    security(("ApiKey" = [])),
+    request_body = CallIdRequest,
+    responses(
+        (status = 200, description = "The event stream: keep-alive comments and `data:` lines of JSON `{\"role\", \"content\"}` (Python separators, UTF-8)", content_type = "text/event-stream", body = String),
+        (status = 400, description = "call_id is missing or invalid", body = ErrorResponse),
+        (status = 401, description = "Missing or unknown API key", body = ErrorResponse),
+        (status = 404, description = "No such call for this API key", body = ErrorResponse),
+    )
+)]
 pub(crate) async fn stream_chat_history(State(st): State<AppState>, Authed(account): Authed, JsonBody(req): JsonBody<CallIdRequest>) -> Result<Response, ApiError> {
     let id = valid_call_id(req.call_id.as_deref())?;
     // Subscribe before reading the store so that nothing falls in between.
@@ -59,7 +77,7 @@ pub(crate) async fn stream_chat_history(State(st): State<AppState>, Authed(accou
 }
 
 fn data(role: Role, content: &str) -> Bytes {
-    Bytes::from(format!("data: {}\n\n", sse_line_json(role, content)))
+    Bytes::from(format!("data: {}\n\n", sse_line_json(role.as_str(), content)))
 }
 
 fn terminal(status: CallStatus) -> Bytes {

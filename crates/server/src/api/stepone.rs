@@ -4,9 +4,12 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use sha2::{Digest, Sha256};
-use waihu_core::wire::*;
 use waihu_core::PhoneNumber;
 use waihu_store::{CallOrder, CreateCalls, CreateOutcome, NewCall};
+use waihu_wire::{
+    BalanceResponse, CallIdRequest, CallRecord, CallRecordResponse, EngineListResponse, ErrorResponse, InitiateCallRequest, InitiateCallResponse, SkillVersionResponse,
+    VoiceListResponse, MAX_REQUIREMENT_CHARS, SKILL_VERSION,
+};
 
 use super::error::{json_response, ApiError};
 use super::extract::{valid_call_id, Authed, JsonBody};
@@ -31,6 +34,27 @@ fn percent(name: &str, v: Option<i64>) -> Result<Option<i64>, ApiError> {
     }
 }
 
+/// Place one call per number (Stepone-compatible)
+#[utoipa::path(
+    post,
+    path = "/api/v1/callinfo/initiate_call",
+    tag = "stepone",
+    security(("ApiKey" = [])),
+    params(
+        ("Idempotency-Key" = Option<String>, Header, pattern = "^[A-Za-z0-9._:-]{8,128}$", description = "A retried creation with the same key returns the first answer and dials nothing."),
+        ("X-Campaign" = Option<String>, Header, pattern = "^[A-Za-z0-9._-]{1,64}$", description = "Attribution stored on the calls."),
+        ("X-Skill-Version" = Option<String>, Header, description = "When present it must be 1.0.0, else 426."),
+    ),
+    request_body = InitiateCallRequest,
+    responses(
+        (status = 200, description = "The calls are queued (compact JSON: clients match `\"call_ids\":[...]` byte for byte)", body = InitiateCallResponse),
+        (status = 400, description = "A field is missing or invalid", body = ErrorResponse),
+        (status = 401, description = "Missing or unknown API key", body = ErrorResponse),
+        (status = 402, description = "The balance does not cover one minute per number", body = ErrorResponse),
+        (status = 422, description = "The Idempotency-Key was used for a different request", body = ErrorResponse),
+        (status = 426, description = "X-Skill-Version is not the server's protocol version", body = ErrorResponse),
+    )
+)]
 pub(crate) async fn initiate_call(State(st): State<AppState>, Authed(account): Authed, headers: HeaderMap, JsonBody(req): JsonBody<InitiateCallRequest>) -> Result<Response, ApiError> {
     let phones = req.phones.as_ref().ok_or_else(|| ApiError::bad_request("phones is missing: give one or more 11-digit mainland mobile numbers separated by commas, e.g. \"13800138000\""))?;
     let numbers = PhoneNumber::parse_list(&phones.joined(), st.max_phones).map_err(|e| ApiError::bad_request(e.to_string()))?;
@@ -121,6 +145,20 @@ pub(crate) async fn initiate_call(State(st): State<AppState>, Authed(account): A
     Ok(resp)
 }
 
+/// A call's record (Stepone-compatible)
+#[utoipa::path(
+    post,
+    path = "/api/v1/callinfo/search_callinfo",
+    tag = "stepone",
+    security(("ApiKey" = [])),
+    request_body = CallIdRequest,
+    responses(
+        (status = 200, description = "The record; `duration_seconds` appears once the call has ended", body = CallRecordResponse),
+        (status = 400, description = "call_id is missing or invalid", body = ErrorResponse),
+        (status = 401, description = "Missing or unknown API key", body = ErrorResponse),
+        (status = 404, description = "No such call for this API key (yet)", body = ErrorResponse),
+    )
+)]
 pub(crate) async fn search_callinfo(State(st): State<AppState>, Authed(account): Authed, JsonBody(req): JsonBody<CallIdRequest>) -> Result<Response, ApiError> {
     let id = valid_call_id(req.call_id.as_deref())?;
     let record = load_record(&st, &account.id, &id).await?;
@@ -139,10 +177,23 @@ pub(crate) fn not_found(call_id: &str) -> ApiError {
     ApiError::not_found(format!("call {call_id} not found for this API key (a new call's record can take a moment to appear)"))
 }
 
+/// Protocol version
+#[utoipa::path(get, path = "/api/v1/callinfo/skill_version", tag = "stepone", responses((status = 200, description = "The protocol version clients send in X-Skill-Version", body = SkillVersionResponse)))]
 pub(crate) async fn skill_version() -> Response {
     json_response(StatusCode::OK, &SkillVersionResponse { skill_version: SKILL_VERSION.into() })
 }
 
+/// The account's balance
+#[utoipa::path(
+    get,
+    path = "/api/v1/callinfo/balance",
+    tag = "stepone",
+    security(("ApiKey" = [])),
+    responses(
+        (status = 200, description = "Balance, reserve and rate, in CNY", body = BalanceResponse),
+        (status = 401, description = "Missing or unknown API key", body = ErrorResponse),
+    )
+)]
 pub(crate) async fn balance(State(st): State<AppState>, Authed(account): Authed) -> Result<Response, ApiError> {
     let b = st.store.balance(&account.id).await?;
     Ok(json_response(
@@ -159,10 +210,14 @@ pub(crate) async fn balance(State(st): State<AppState>, Authed(account): Authed)
     ))
 }
 
+/// Dialogue engines a call may pick as model_engine
+#[utoipa::path(get, path = "/api/v1/callinfo/engine_list", tag = "stepone", responses((status = 200, description = "The engines; one is the default", body = EngineListResponse)))]
 pub(crate) async fn engine_list(State(st): State<AppState>) -> Response {
-    json_response(StatusCode::OK, &EngineListResponse { success: true, engines: st.engines.list() })
+    json_response(StatusCode::OK, &EngineListResponse { success: true, engines: render::engines(&st.engines) })
 }
 
+/// Voices a call may pick as voice_id
+#[utoipa::path(get, path = "/api/v1/callinfo/tts_list", tag = "stepone", responses((status = 200, description = "The voices; one is the default", body = VoiceListResponse)))]
 pub(crate) async fn tts_list(State(st): State<AppState>) -> Response {
-    json_response(StatusCode::OK, &VoiceListResponse { success: true, voices: st.voices.clone() })
+    json_response(StatusCode::OK, &VoiceListResponse { success: true, voices: render::voices(&st.voices) })
 }

@@ -25,11 +25,10 @@ use std::time::Duration;
 use async_trait::async_trait;
 use futures_util::stream;
 use serde_json::{json, Value};
-use waihu_core::wire::VoiceInfo;
 use waihu_vendor_http::{millis, HttpError};
 
 use super::stream::{read_stream, AudioReader, Le16Samples};
-use super::{pick_voice, Tts, TtsError, TtsRequest, TtsStream};
+use super::{pick_voice, Tts, TtsError, TtsRequest, TtsStream, VoiceInfo};
 use crate::dashscope::{closed_mid_task, task_id, DashScopeEndpoint, Failure, KeyError, ServerEvent, Socket};
 use crate::pcm::SAMPLE_RATE;
 

@@ -28,12 +28,11 @@ use async_trait::async_trait;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::process::{Child, ChildStdout, Command};
 use tokio::task::JoinHandle;
-use waihu_core::wire::VoiceInfo;
 use waihu_vendor_http::millis;
 
 use self::pinyin::{to_pieces, Piece};
 use super::stream::{read_stream, AudioReader};
-use super::{pick_voice, Tts, TtsError, TtsRequest, TtsStream};
+use super::{pick_voice, Tts, TtsError, TtsRequest, TtsStream, VoiceInfo};
 use crate::pcm::SAMPLE_RATE;
 use crate::resample::Resampler;
 use crate::wav::WavReader;

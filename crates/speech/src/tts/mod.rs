@@ -23,13 +23,25 @@ use std::pin::Pin;
 use async_trait::async_trait;
 use futures_util::{Stream, StreamExt};
 use thiserror::Error;
-use waihu_core::wire::VoiceInfo;
 
 use crate::wav::WavError;
 
 pub use self::dashscope::{DashScopeTts, DashScopeTtsConfig};
 pub use self::espeak::{EspeakConfig, EspeakTts};
 pub use self::openai::{OpenAiTts, OpenAiTtsConfig, SpeechFormat};
+
+/// A voice an engine speaks with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VoiceInfo {
+    /// The id requests pass as `voice_id`.
+    pub id: String,
+    /// A human name.
+    pub name: String,
+    /// BCP 47 language.
+    pub language: String,
+    /// Whether the engine speaks with it when a request names none.
+    pub default: bool,
+}
 
 /// What to say and how.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -21,11 +21,10 @@ use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
 use serde_json::json;
 use tokio::time::Instant;
-use waihu_core::wire::VoiceInfo;
 use waihu_vendor_http::{error_chain, error_message, millis, read_capped, send, Endpoint, HttpError, Scrubber, VendorClient, ERROR_BODY_WAIT, OPENAI_BASE_URL};
 
 use super::stream::{read_stream, AudioReader, Le16Samples};
-use super::{pick_voice, Tts, TtsError, TtsRequest, TtsStream};
+use super::{pick_voice, Tts, TtsError, TtsRequest, TtsStream, VoiceInfo};
 use crate::pcm::{apply_gain, volume_gain, SAMPLE_RATE};
 use crate::resample::Resampler;
 use crate::wav::WavReader;

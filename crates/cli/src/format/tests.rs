@@ -3,12 +3,12 @@
 use std::time::Duration;
 
 use serde_json::json;
-use waihu_client::format::{self, stream, Lang};
-use waihu_client::sse::StreamEvent;
-use waihu_client::{
-    strip_instruction_fields, CallCreated, ClientError, RetryNotice, StreamItem, StreamLine,
-};
-use waihu_core::wire::{BalanceResponse, CallRecord, ContentLine, EngineInfo, VoiceInfo};
+use waihu_client::sse::{SseDecoder, StreamEvent};
+use waihu_client::{CallCreated, ClientError, RetryNotice, StreamItem, StreamLine};
+use waihu_wire::{BalanceResponse, CallRecord, ContentLine, EngineInfo, VoiceInfo};
+
+use crate::format::agent_json::{has_instruction_fields, strip_instruction_fields};
+use crate::format::{self, stream, Lang};
 
 fn record() -> CallRecord {
     CallRecord {
@@ -136,7 +136,7 @@ fn instruction_fields_are_stripped_at_every_depth() {
             "data": {"call_content": [{"role": "user", "content": "x"}], "system": "kept: no instruction word"}
         })
     );
-    assert!(!format::has_instruction_fields(&stripped));
+    assert!(!has_instruction_fields(&stripped));
 }
 
 #[test]
@@ -318,11 +318,7 @@ fn retry_notice_and_small_helpers() {
     );
     assert_eq!(format::money(-0.001), "¥0.00");
     assert_eq!(format::money(12.345), "¥12.35");
-    assert_eq!(format::duration_short(Duration::from_millis(250)), "250 ms");
-    assert_eq!(format::duration_short(Duration::from_millis(1500)), "1.5 s");
-    assert_eq!(format::duration_short(Duration::from_secs(600)), "10 min");
     assert_eq!(format::display_width("晓晓ab"), 6);
-    assert_eq!(format::clean("a\u{202e}b\tc"), "a b c");
 }
 
 #[test]
@@ -339,4 +335,65 @@ fn a_spoken_calls_turn_latencies_are_summarised() {
     assert!(zh.contains("响应时延"), "{zh}");
     // A text-level call shows no latency row.
     assert!(!format::record_summary(&record(), Lang::En).contains("Turn latency"));
+}
+
+/// What a server sends for a whole call: keep-alives while it rings, the
+/// lines, `[DONE]`. (The client's tests check that it hands these over as
+/// decoded here; these check what the CLI prints of them.)
+fn sample_stream(end: &str) -> Vec<StreamEvent> {
+    let mut bytes = ": keep-alive\n\n".repeat(3);
+    for (role, content) in [
+        ("assistant", "喂,您好,这里是XX公司,请问是张总吗?"),
+        ("user", "对,是我,有什么事情?"),
+        ("assistant", "好的张总,主要是通知您明天上午9点有个重要会议。"),
+        ("system", end),
+    ] {
+        bytes += &format!("data: {}\n\n", waihu_wire::sse_line_json(role, content));
+    }
+    let mut decoder = SseDecoder::new();
+    let mut events = decoder.push(bytes.as_bytes());
+    events.extend(decoder.finish());
+    events.into_iter().map(Result::unwrap).collect()
+}
+
+#[test]
+fn formatted_stream_output_matches_the_seed() {
+    let mut out = stream::header("8bbbbbbb-xxxx-xxxx-xxxx-xxxxxxxxxxxx");
+    for ev in sample_stream("[DONE]") {
+        if let Some(text) = stream::render(&ev.item) {
+            out.push_str(&text);
+        }
+    }
+    let expected = "🎙️  Streaming real-time conversation
+━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━
+Call ID: 8bbbbbbb-xxxx-xxxx-xxxx-xxxxxxxxxxxx
+Waiting for connection...
+
+🤖 AI: 喂,您好,这里是XX公司,请问是张总吗?
+👤 User: 对,是我,有什么事情?
+🤖 AI: 好的张总,主要是通知您明天上午9点有个重要会议。
+
+━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━
+📞 Call ended
+";
+    assert_eq!(out, expected);
+}
+
+#[test]
+fn json_mode_prints_data_lines_as_received() {
+    let out: String = sample_stream("[DONE]").iter().filter_map(stream::json_line).collect();
+    let expected =
+        "data: {\"role\": \"assistant\", \"content\": \"喂,您好,这里是XX公司,请问是张总吗?\"}
+data: {\"role\": \"user\", \"content\": \"对,是我,有什么事情?\"}
+data: {\"role\": \"assistant\", \"content\": \"好的张总,主要是通知您明天上午9点有个重要会议。\"}
+data: {\"role\": \"system\", \"content\": \"[DONE]\"}
+";
+    assert_eq!(out, expected);
+}
+
+#[test]
+fn the_timeout_line_prints_the_timeout_footer() {
+    let events = sample_stream("[TIMEOUT]");
+    let last = &events.last().unwrap().item;
+    assert_eq!(stream::render(last).unwrap(), "\n━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━\n⏰ Call not answered within 30 seconds (timeout)\n");
 }

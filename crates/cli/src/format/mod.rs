@@ -3,99 +3,33 @@
 //! Every function returns the text exactly as it should appear, ending with
 //! a newline: print it with `print!`, not `println!`. Text from the server
 //! (transcripts, names, messages) is untrusted: control characters and
-//! bidirectional overrides are replaced so they cannot rewrite the terminal,
-//! and JSON meant for an agent loses its instruction-like fields.
+//! bidirectional overrides are replaced so they cannot rewrite the terminal
+//! ([`waihu_client::text`]), and JSON meant for an agent loses its
+//! instruction-like fields ([`agent_json`]).
 
-use std::time::Duration;
+mod agent_json;
+pub(crate) mod stream;
+#[cfg(test)]
+mod tests;
 
-use serde::Serialize;
 use serde_json::Value;
-use waihu_core::wire::{BalanceResponse, CallRecord, EngineInfo, VoiceInfo};
+use waihu_client::text::{clean, duration_short};
+use waihu_client::{CallCreated, RetryNotice};
+use waihu_wire::{BalanceResponse, CallRecord, EngineInfo, VoiceInfo};
 
-use crate::client::{CallCreated, RetryNotice};
+pub(crate) use agent_json::{json_compact, json_pretty};
 
 /// The horizontal rule of `stream_chat.sh`: 36 heavy box-drawing lines.
-pub const RULE: &str = "━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━";
+pub(crate) const RULE: &str = "━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━";
 
 /// The language of labels in summaries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Lang {
+pub(crate) enum Lang {
     /// English labels, durations as `N s`.
     #[default]
     En,
     /// Chinese labels, durations as `N 秒`.
     Zh,
-}
-
-/// The live stream as `stream_chat.sh` prints it.
-pub mod stream {
-    use waihu_core::wire::StreamLine;
-
-    use super::{clean, has_instruction_fields, strip_instruction_fields, RULE};
-    use crate::sse::{is_done, is_timeout, StreamEvent, StreamItem};
-
-    /// The banner printed before connecting, ending with a blank line.
-    pub fn header(call_id: &str) -> String {
-        format!(
-            "🎙️  Streaming real-time conversation\n{RULE}\nCall ID: {}\nWaiting for connection...\n\n",
-            clean(call_id)
-        )
-    }
-
-    /// An utterance: `🤖 AI: ...` or `👤 User: ...`. `None` for system
-    /// lines and unknown roles (the footers cover `[DONE]`/`[TIMEOUT]`).
-    pub fn line(line: &StreamLine) -> Option<String> {
-        super::utterance(&line.role, &line.content)
-    }
-
-    /// After `[DONE]`.
-    pub fn footer_done() -> String {
-        format!("\n{RULE}\n📞 Call ended\n")
-    }
-
-    /// After `[TIMEOUT]`.
-    pub fn footer_timeout() -> String {
-        format!("\n{RULE}\n⏰ Call not answered within 30 seconds (timeout)\n")
-    }
-
-    /// What to print for an item: the utterance, or the footer for
-    /// `[DONE]`/`[TIMEOUT]`; nothing for keep-alives.
-    pub fn render(item: &StreamItem) -> Option<String> {
-        match item {
-            StreamItem::KeepAlive => None,
-            StreamItem::Line(l) if is_done(l) => Some(footer_done()),
-            StreamItem::Line(l) if is_timeout(l) => Some(footer_timeout()),
-            StreamItem::Line(l) => line(l),
-        }
-    }
-
-    /// `--json` mode: the `data:` line as received; keep-alives print
-    /// nothing. A payload with instruction-like fields is re-serialised
-    /// without them (the only case where the text differs from the wire).
-    pub fn json_line(event: &StreamEvent) -> Option<String> {
-        if event.item == StreamItem::KeepAlive {
-            return None;
-        }
-        let payload = event
-            .raw
-            .lines()
-            .map(|l| {
-                let v = l.strip_prefix("data:").unwrap_or(l);
-                v.strip_prefix(' ').unwrap_or(v)
-            })
-            .collect::<Vec<_>>()
-            .join("\n");
-        match serde_json::from_str::<serde_json::Value>(&payload) {
-            Ok(v) if has_instruction_fields(&v) => {
-                let stripped = strip_instruction_fields(v);
-                Some(format!(
-                    "data: {}\n",
-                    serde_json::to_string(&stripped).unwrap_or_default()
-                ))
-            }
-            _ => Some(format!("{}\n", event.raw)),
-        }
-    }
 }
 
 /// `🤖 AI: ...` / `👤 User: ...` for a transcript line.
@@ -111,7 +45,7 @@ fn utterance(role: &str, content: &str) -> Option<String> {
 /// `callout.sh`: the answer's JSON, compact as the server sent it, then one
 /// line per call id. `phones` is the comma-separated list that was asked
 /// for; when it pairs up with the ids, each line names its number.
-pub fn call_created(created: &CallCreated, phones: Option<&str>) -> String {
+pub(crate) fn call_created(created: &CallCreated, phones: Option<&str>) -> String {
     let mut out = json_compact(&created.raw);
     let numbers: Vec<&str> = phones
         .map(|p| {
@@ -137,7 +71,7 @@ pub fn call_created(created: &CallCreated, phones: Option<&str>) -> String {
 }
 
 /// `callinfo.sh`: a readable summary of a record, then its transcript.
-pub fn record_summary(record: &CallRecord, lang: Lang) -> String {
+pub(crate) fn record_summary(record: &CallRecord, lang: Lang) -> String {
     let zh = lang == Lang::Zh;
     let label = |en: &'static str, cn: &'static str| if zh { cn } else { en };
     let mut rows: Vec<(&str, String)> = vec![
@@ -241,12 +175,12 @@ fn turn_latency_summary(turns: &[Value], zh: bool) -> String {
 
 /// `callinfo --json`: the record as pretty JSON (2-space indent, UTF-8 as
 /// is), fields in the record's order.
-pub fn record_json(record: &CallRecord) -> String {
+pub(crate) fn record_json(record: &CallRecord) -> String {
     json_pretty(record)
 }
 
 /// The line printed before `callinfo_with_retry` pauses.
-pub fn retry_notice(notice: &RetryNotice<'_>) -> String {
+pub(crate) fn retry_notice(notice: &RetryNotice<'_>) -> String {
     format!(
         "⏳ No record for call {} yet; retrying in {} ({}/{})\n",
         clean(notice.call_id),
@@ -257,7 +191,7 @@ pub fn retry_notice(notice: &RetryNotice<'_>) -> String {
 }
 
 /// `Balance: ¥9.70 (available ¥9.40, reserved ¥0.30), rate ¥0.30/min`.
-pub fn balance(b: &BalanceResponse) -> String {
+pub(crate) fn balance(b: &BalanceResponse) -> String {
     format!(
         "Balance: {} (available {}, reserved {}), rate {}/min\n",
         money(b.balance),
@@ -268,7 +202,7 @@ pub fn balance(b: &BalanceResponse) -> String {
 }
 
 /// The engines as a table; `*` marks the default.
-pub fn engines(list: &[EngineInfo]) -> String {
+pub(crate) fn engines(list: &[EngineInfo]) -> String {
     let rows = list
         .iter()
         .map(|e| {
@@ -282,7 +216,7 @@ pub fn engines(list: &[EngineInfo]) -> String {
 }
 
 /// The voices as a table; `*` marks the default.
-pub fn voices(list: &[VoiceInfo]) -> String {
+pub(crate) fn voices(list: &[VoiceInfo]) -> String {
     let rows = list
         .iter()
         .map(|v| {
@@ -327,146 +261,18 @@ fn table(headers: &[&str], rows: Vec<(bool, Vec<String>)>) -> String {
 }
 
 /// CNY with two decimals: `¥0.30`.
-pub fn money(cny: f64) -> String {
+pub(crate) fn money(cny: f64) -> String {
     // -0.001 would print as "-0.00"; nobody wants a negative zero.
     let v = if cny.abs() < 0.005 { 0.0 } else { cny };
     format!("¥{v:.2}")
 }
 
-/// A short duration for messages: `200 ms`, `10 s`, `1.5 s`, `10 min`.
-pub fn duration_short(d: Duration) -> String {
-    let ms = d.as_millis();
-    if ms < 1000 {
-        format!("{ms} ms")
-    } else if ms % 1000 != 0 {
-        format!("{:.1} s", d.as_secs_f64())
-    } else if d.as_secs() >= 120 && d.as_secs() % 60 == 0 {
-        format!("{} min", d.as_secs() / 60)
-    } else {
-        format!("{} s", d.as_secs())
-    }
-}
-
-/// Whether a field name is one an agent must not see: it contains
-/// "instruction" and one of llm/system/assistant/agent/prompt (any case).
-pub fn is_instruction_field(name: &str) -> bool {
-    let n = name.to_ascii_lowercase();
-    n.contains("instruction")
-        && ["llm", "system", "assistant", "agent", "prompt"]
-            .iter()
-            .any(|w| n.contains(w))
-}
-
-/// Drops instruction-like fields at every depth: server answers and
-/// transcripts are untrusted, and such fields are how injected text would
-/// try to pass as the agent's own instructions.
-pub fn strip_instruction_fields(value: Value) -> Value {
-    match value {
-        Value::Object(map) => Value::Object(
-            map.into_iter()
-                .filter(|(k, _)| !is_instruction_field(k))
-                .map(|(k, v)| (k, strip_instruction_fields(v)))
-                .collect(),
-        ),
-        Value::Array(items) => {
-            Value::Array(items.into_iter().map(strip_instruction_fields).collect())
-        }
-        other => other,
-    }
-}
-
-/// Whether [`strip_instruction_fields`] would drop anything.
-pub fn has_instruction_fields(value: &Value) -> bool {
-    match value {
-        Value::Object(map) => map
-            .iter()
-            .any(|(k, v)| is_instruction_field(k) || has_instruction_fields(v)),
-        Value::Array(items) => items.iter().any(has_instruction_fields),
-        _ => false,
-    }
-}
-
-/// JSON from the server for an agent, on one line: the text as received
-/// when it is already compact and clean (so byte-level expectations such as
-/// the shell regex on `"call_ids":["..."]` hold); otherwise re-serialised
-/// compactly without instruction-like fields. Text that is not JSON is
-/// printed cleaned, on one line.
-pub fn json_compact(raw: &str) -> String {
-    let trimmed = raw.trim();
-    match serde_json::from_str::<Value>(trimmed) {
-        Ok(v) if !has_instruction_fields(&v) && is_compact_json(trimmed) => format!("{trimmed}\n"),
-        Ok(v) => format!(
-            "{}\n",
-            serde_json::to_string(&strip_instruction_fields(v)).unwrap_or_default()
-        ),
-        Err(_) => format!("{}\n", crate::error::one_line(trimmed, usize::MAX)),
-    }
-}
-
-/// Any serialisable value as pretty JSON (2-space indent, UTF-8 not
-/// escaped), without instruction-like fields. Field order is the type's
-/// own unless something had to be stripped.
-pub fn json_pretty<T: Serialize>(value: &T) -> String {
-    let as_value = match serde_json::to_value(value) {
-        Ok(v) => v,
-        Err(e) => return format!("{{\"error\": {}}}\n", Value::String(e.to_string())),
-    };
-    let text = if has_instruction_fields(&as_value) {
-        serde_json::to_string_pretty(&strip_instruction_fields(as_value))
-    } else {
-        // Straight from the type keeps its field order (a `Value` object
-        // would sort keys).
-        serde_json::to_string_pretty(value)
-    };
-    format!("{}\n", text.unwrap_or_default())
-}
-
-/// Whether JSON text has no whitespace outside strings.
-fn is_compact_json(text: &str) -> bool {
-    let mut in_string = false;
-    let mut escaped = false;
-    for c in text.chars() {
-        if in_string {
-            if escaped {
-                escaped = false;
-            } else if c == '\\' {
-                escaped = true;
-            } else if c == '"' {
-                in_string = false;
-            }
-        } else if c == '"' {
-            in_string = true;
-        } else if c.is_whitespace() {
-            return false;
-        }
-    }
-    true
-}
-
-/// Untrusted text made safe for a terminal line: control characters
-/// (newlines, escape sequences) and bidirectional overrides become spaces.
-pub fn clean(text: &str) -> String {
-    text.chars()
-        .map(|c| {
-            if c.is_control() || is_bidi_control(c) {
-                ' '
-            } else {
-                c
-            }
-        })
-        .collect()
-}
-
-/// Unicode bidirectional embedding, override and isolate controls: they can
-/// make displayed text read differently from what it is.
-pub(crate) fn is_bidi_control(c: char) -> bool {
-    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}' | '\u{061C}')
-}
-
 /// Columns a string takes in a terminal: East Asian wide characters and
 /// emoji take two, combining marks and variation selectors none. An
-/// approximation of UAX #11 that covers what these tables hold.
-pub fn display_width(text: &str) -> usize {
+/// approximation of UAX #11 that covers what these tables hold, written
+/// here rather than taken from `unicode-width` because these few ranges are
+/// all the tables need.
+pub(crate) fn display_width(text: &str) -> usize {
     text.chars()
         .map(|c| match c as u32 {
             0x0300..=0x036F | 0x200B..=0x200F | 0xFE00..=0xFE0F | 0x20D0..=0x20FF => 0,

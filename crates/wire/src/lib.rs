@@ -2,10 +2,16 @@
 //! shared by the server and the client library. Key names and types here are
 //! what existing clients parse (see `shared/spec/stepone-api.md`): never
 //! rename one.
+//!
+//! Only shapes live here: the domain (`waihu-core`) knows nothing of HTTP,
+//! and the server converts its rows and engine descriptions into these.
+//!
+//! With the `openapi` feature (the server's), each type also describes
+//! itself as an OpenAPI schema (`utoipa::ToSchema`): `/openapi.json` is
+//! derived from these definitions. Clients leave it off and stay lean.
+#![warn(missing_docs)]
 
 use serde::{Deserialize, Serialize};
-
-use crate::event::Role;
 
 /// The protocol version the Stepone clients send in `X-Skill-Version`.
 pub const SKILL_VERSION: &str = "1.0.0";
@@ -19,9 +25,11 @@ pub const MAX_REQUIREMENT_CHARS: usize = 20_000;
 /// `phones` is a comma-separated string on the wire; a JSON array of strings
 /// is accepted too, for native clients.
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(untagged)]
 pub enum PhonesField {
-    /// `"13800138000,13900139000"`
+    /// `"13800138000,13900139000"`: 11-digit mainland mobile numbers,
+    /// comma-separated; `+86` allowed.
     Joined(String),
     /// `["13800138000", "13900139000"]`
     List(Vec<String>),
@@ -39,12 +47,15 @@ impl PhonesField {
 
 /// Body of `POST /api/v1/callinfo/initiate_call`.
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct InitiateCallRequest {
     /// One or more numbers.
+    #[cfg_attr(feature = "openapi", schema(required = true, nullable = false))]
     pub phones: Option<PhonesField>,
     /// The task, in the user's words.
+    #[cfg_attr(feature = "openapi", schema(required = true, nullable = false, max_length = 20000))]
     pub user_requirement: Option<String>,
-    /// A saved agent (not yet supported: refused with a clear error).
+    /// A saved agent: not supported, refused with 400.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub agent_id: Option<serde_json::Value>,
     /// Dialogue engine id from `engine_list`.
@@ -55,9 +66,11 @@ pub struct InitiateCallRequest {
     pub voice_id: Option<String>,
     /// 0-100.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 0, maximum = 100))]
     pub volume: Option<i64>,
     /// 0-100.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 0, maximum = 100))]
     pub speed: Option<i64>,
     /// Free-form speaking style hint.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -71,6 +84,7 @@ pub struct InitiateCallRequest {
 /// Answer of `initiate_call`. Serialised compactly: the shell client matches
 /// `"call_ids":["<id>"]` byte for byte.
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct InitiateCallResponse {
     /// Always true here.
     pub success: bool,
@@ -84,13 +98,16 @@ pub struct InitiateCallResponse {
 
 /// Body of `search_callinfo` and `stream_chat_history`.
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CallIdRequest {
     /// The call's id.
+    #[cfg_attr(feature = "openapi", schema(required = true, nullable = false, pattern = "^[A-Za-z0-9_.:^~-]{1,256}$"))]
     pub call_id: Option<String>,
 }
 
 /// One transcript line in a call record.
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ContentLine {
     /// `assistant` or `user`.
     pub role: String,
@@ -102,6 +119,7 @@ pub struct ContentLine {
 /// `duration_seconds` and `ended_at` are absent until the call is over: the
 /// shell client takes the presence of `duration_seconds` as "the call ended".
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CallRecord {
     /// The call's id.
     pub call_id: String,
@@ -119,12 +137,15 @@ pub struct CallRecord {
     /// Whether the charge has been taken from the balance.
     pub billed: bool,
     /// When the call was accepted (RFC 3339, UTC).
+    #[cfg_attr(feature = "openapi", schema(format = DateTime))]
     pub created_at: String,
     /// When the callee answered.
     #[serde(skip_serializing_if = "Option::is_none", default)]
+    #[cfg_attr(feature = "openapi", schema(format = DateTime))]
     pub answered_at: Option<String>,
     /// When the call ended.
     #[serde(skip_serializing_if = "Option::is_none", default)]
+    #[cfg_attr(feature = "openapi", schema(format = DateTime))]
     pub ended_at: Option<String>,
     /// The conversation, in spoken order.
     pub call_content: Vec<ContentLine>,
@@ -149,15 +170,18 @@ pub struct CallRecord {
     pub campaign: Option<String>,
     /// The carrier's media counters (packets, loss, jitter), when it has media.
     #[serde(skip_serializing_if = "Option::is_none", default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
     pub media: Option<serde_json::Value>,
     /// Voice calls: each answered turn's response time and its split
     /// (endpointing, ASR, dialogue, TTS, our own overhead), milliseconds.
     #[serde(skip_serializing_if = "Option::is_none", default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Vec<Object>>))]
     pub turns: Option<serde_json::Value>,
 }
 
 /// `search_callinfo` answer: the record at the top level with `success`.
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CallRecordResponse {
     /// Always true here.
     pub success: bool,
@@ -168,6 +192,7 @@ pub struct CallRecordResponse {
 
 /// `GET /v1/calls` answer.
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CallListResponse {
     /// Always true here.
     pub success: bool,
@@ -180,6 +205,7 @@ pub struct CallListResponse {
 
 /// `balance` answer.
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct BalanceResponse {
     /// Always true here.
     pub success: bool,
@@ -199,6 +225,7 @@ pub struct BalanceResponse {
 
 /// An entry of `engine_list`.
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct EngineInfo {
     /// The id to pass as `model_engine`.
     pub id: String,
@@ -212,6 +239,7 @@ pub struct EngineInfo {
 
 /// `engine_list` answer.
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct EngineListResponse {
     /// Always true here.
     pub success: bool,
@@ -221,6 +249,7 @@ pub struct EngineListResponse {
 
 /// An entry of `tts_list`.
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct VoiceInfo {
     /// The id to pass as `voice_id`.
     pub id: String,
@@ -234,6 +263,7 @@ pub struct VoiceInfo {
 
 /// `tts_list` answer.
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct VoiceListResponse {
     /// Always true here.
     pub success: bool,
@@ -243,13 +273,43 @@ pub struct VoiceListResponse {
 
 /// `skill_version` answer.
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SkillVersionResponse {
     /// The protocol version.
     pub skill_version: String,
 }
 
+/// `POST /v1/calls/{call_id}/hangup` answer (HTTP 202). The fields are in
+/// alphabetical order: that is the order the answer has always had.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct HangUpResponse {
+    /// The call's id.
+    pub call_id: String,
+    /// A sentence for people.
+    pub message: String,
+    /// Always true here.
+    pub success: bool,
+}
+
+/// `GET /healthz` answer. The fields are in alphabetical order: that is the
+/// order the answer has always had.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct HealthResponse {
+    /// Calls in progress on this server.
+    pub active_calls: u64,
+    /// `ok`.
+    pub status: String,
+    /// Always true here.
+    pub success: bool,
+    /// The server's version.
+    pub version: String,
+}
+
 /// Every error answer.
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ErrorResponse {
     /// Always false.
     pub success: bool,
@@ -262,9 +322,11 @@ pub struct ErrorResponse {
 
 /// One SSE `data:` payload exactly as the hosted service writes it: Python
 /// `json.dumps` separators (`", "`, `": "`) with Chinese left as UTF-8.
-pub fn sse_line_json(role: Role, content: &str) -> String {
+/// `role` is `assistant`, `user` or `system`, as in [`StreamLine`].
+pub fn sse_line_json(role: &str, content: &str) -> String {
+    let role = serde_json::to_string(role).unwrap_or_else(|_| "\"\"".into());
     let content = serde_json::to_string(content).unwrap_or_else(|_| "\"\"".into());
-    format!("{{\"role\": \"{}\", \"content\": {}}}", role.as_str(), content)
+    format!("{{\"role\": {role}, \"content\": {content}}}")
 }
 
 /// A line of the live stream as parsed by clients.
@@ -289,8 +351,8 @@ mod tests {
 
     #[test]
     fn sse_payload_uses_python_separators_and_raw_utf8() {
-        assert_eq!(sse_line_json(Role::Assistant, "喂，您好\"张总\""), r#"{"role": "assistant", "content": "喂，您好\"张总\""}"#);
-        let parsed: StreamLine = serde_json::from_str(&sse_line_json(Role::System, "[DONE]")).unwrap();
+        assert_eq!(sse_line_json("assistant", "喂，您好\"张总\""), r#"{"role": "assistant", "content": "喂，您好\"张总\""}"#);
+        let parsed: StreamLine = serde_json::from_str(&sse_line_json("system", "[DONE]")).unwrap();
         assert_eq!(parsed.content, "[DONE]");
     }
 
@@ -305,6 +367,14 @@ mod tests {
         let s = serde_json::to_string(&CallRecordResponse { success: true, record: rec }).unwrap();
         assert!(!s.contains("duration_seconds"), "{s}");
         assert!(s.starts_with(r#"{"success":true,"call_id":"x""#), "{s}");
+    }
+
+    #[test]
+    fn hang_up_and_health_answers_keep_their_key_order() {
+        let hangup = HangUpResponse { call_id: "c-1".into(), message: "hang-up requested".into(), success: true };
+        assert_eq!(serde_json::to_string(&hangup).unwrap(), r#"{"call_id":"c-1","message":"hang-up requested","success":true}"#);
+        let health = HealthResponse { active_calls: 2, status: "ok".into(), success: true, version: "0.1.0".into() };
+        assert_eq!(serde_json::to_string(&health).unwrap(), r#"{"active_calls":2,"status":"ok","success":true,"version":"0.1.0"}"#);
     }
 
     #[test]
