@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
-use waihu_core::{AmountError, Fen};
+use waihu_core::Fen;
 
 mod error;
 pub use error::{ConfigError, InvalidConfig};

@@ -118,9 +118,8 @@ fn voice() -> VoiceSetup {
     }
 }
 
-#[tokio::test(start_paused = true)]
+#[tokio::test]
 async fn a_whole_spoken_call_runs_in_paused_virtual_time_on_one_clock() {
-    let real_start = std::time::Instant::now();
     let dir = tempfile::tempdir().unwrap();
     let mut cfg = Config::default();
     cfg.data_dir = dir.path().to_path_buf();
@@ -131,6 +130,18 @@ async fn a_whole_spoken_call_runs_in_paused_virtual_time_on_one_clock() {
     let key = store.create_key(&account.id, 0).await.unwrap();
     let server = Server::start_with_voice(&cfg, store.clone(), Some(voice())).await.unwrap();
     let app = waihu_server::api::router(server.state.clone());
+    // From here on nothing waits on real time but the database, which works
+    // on a thread of its own: while the runtime waits for it, the paused
+    // clock would jump straight to the next timer due (the pool's 10 s
+    // acquire timeout among them). A 5 ms heartbeat keeps each such jump as
+    // short as the wait would be in real time.
+    tokio::time::pause();
+    tokio::spawn(async {
+        loop {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    });
+    let real_start = std::time::Instant::now();
 
     let request = axum::http::Request::post("/api/v1/callinfo/initiate_call")
         .header("X-API-Key", &key)
@@ -161,12 +172,16 @@ async fn a_whole_spoken_call_runs_in_paused_virtual_time_on_one_clock() {
     // Every answered turn on the record, measured on the one clock.
     let turns: Vec<TurnLatencyMs> = serde_json::from_str(call.turn_stats.as_deref().expect("turn latencies on the record")).unwrap();
     assert!(!turns.is_empty());
+    // Virtual time is exact but for tokio's timer wheel, which wakes a
+    // sleeper at the next whole millisecond.
+    let about = |got: f64, want: u64| (want as f64..=want as f64 + 1.0).contains(&got);
     for t in &turns {
-        assert_eq!(t.tts_first_audio_ms, TTS_MS as f64, "the synthesiser's fixed latency, to the millisecond: {t:?}");
-        assert_eq!(t.endpointing_ms, 250.0, "the hangover: {t:?}");
+        assert!(about(t.tts_first_audio_ms, TTS_MS), "the synthesiser's fixed latency: {t:?}");
+        assert!(about(t.asr_ms, ASR_MS), "the recogniser's, asked at the hangover: {t:?}");
+        assert!(about(t.endpointing_ms, 250), "the hangover: {t:?}");
     }
     let called_for = virtual_start.elapsed();
-    assert!(called_for >= Duration::from_secs(10), "a spoken call takes (virtual) seconds: {called_for:?}");
-    assert!(real_start.elapsed() < called_for, "and less than that of real time");
+    assert!(called_for >= Duration::from_secs(5), "a spoken call takes (virtual) seconds: {called_for:?}");
+    assert!(real_start.elapsed() < called_for / 4, "and a fraction of that in real time: {:?}", real_start.elapsed());
     drop(server);
 }
