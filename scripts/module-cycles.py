@@ -7,11 +7,12 @@ Reads every `crate::`, `super::` and `self::` path in the crate's files (in
 `use` lines and inline), and the `use child::` of modules a file declares,
 resolves each to the deepest file module it names, and prints every strongly
 connected group of more than one module. A parent module declaring its
-children (`mod x;`) is not counted as using them; a child using its parent's
-items is. Exit status 1 when a cycle is found.
+children (`mod x;`) or re-exporting their items (`pub use x::Item;`) is not
+counted as using them; a child using its parent's items is. Exit status 1
+when a cycle is found.
 
 A regex reading, not a compiler: it is meant for a quick check, and it errs
-toward reporting (a path in a comment or a string counts too).
+toward reporting (a path in a string counts; comment lines do not).
 """
 
 import os
@@ -19,7 +20,7 @@ import re
 import sys
 
 PATH = re.compile(r"\b(crate|super|self)((?:::(?:super|[A-Za-z_][A-Za-z0-9_]*))*)(::\{)?")
-USE_CHILD = re.compile(r"^\s*(?:pub(?:\([a-z]+\))?\s+)?use\s+([a-z_][a-z0-9_]*)::", re.M)
+USE_CHILD = re.compile(r"^\s*use\s+([a-z_][a-z0-9_]*)::", re.M)
 MOD_DECL = re.compile(r"^\s*(?:pub(?:\([a-z]+\))?\s+)?mod\s+([a-z_][a-z0-9_]*)\s*;", re.M)
 INLINE_MOD = re.compile(r"^\s*(?:pub(?:\([a-z]+\))?\s+)?mod\s+([a-z_][a-z0-9_]*)\s*\{", re.M)
 REEXPORT = re.compile(r"^\s*pub(?:\([a-z]+\))?\s+use\s+([^;]+);", re.M)
@@ -71,7 +72,12 @@ def main():
         for name in names:
             if name.endswith(".rs"):
                 path = os.path.join(root, name)
-                files[module_of(src, path)] = open(path, encoding="utf-8").read()
+                text = open(path, encoding="utf-8").read()
+                # Comment lines name paths in prose and doc links: not uses.
+                text = "\n".join("" if line.lstrip().startswith("//") else line for line in text.split("\n"))
+                files[module_of(src, path)] = text
+    # Re-exports are a module's interface, not its uses: read apart.
+    uses = {m: REEXPORT.sub("", text) for m, text in files.items()}
     modules = set(files)
 
     def deepest(parts):
@@ -98,8 +104,8 @@ def main():
         found_paths = []
         for found in PATH.finditer(text):
             head, tail, brace = found.groups()
-            if head == "self" and not tail and not brace:
-                continue  # `self.field`, `&self`
+            if not tail and not brace:
+                continue  # `self.field`, `&self`, "the crate's docs"
             inner = [name for start, end, name in spans if start <= found.start() < end]
             base = resolve(m, inner, head, tail.split("::")[1:])
             if brace:
@@ -143,7 +149,7 @@ def main():
         return module
 
     edges = {m: set() for m in modules}
-    for m, text in files.items():
+    for m, text in uses.items():
         for t in paths(m, text):
             d = deepest(t)
             if d != m:

@@ -11,12 +11,10 @@ use std::time::{Duration, Instant};
 
 use waihu_agent::ChatRequest;
 use waihu_core::lifecycle::{self, CallLifecycle, Finish, LegEnd, LifecycleConfig};
+use waihu_core::leg::TextCommand;
 use waihu_core::{CallStatus, EndReason, HangupSide, Outcome, Role};
 
-use crate::floor::{Floor, FloorOut};
-
-/// Identifies one reply of the dialogue engine.
-pub type ReplyId = u64;
+use crate::floor::{Floor, FloorOut, ReplyEvent, ReplyId};
 
 /// The rules of one call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,7 +24,7 @@ pub struct BrainConfig {
     /// Longest a whole reply of the dialogue engine may take.
     pub reply_timeout: Duration,
     /// Say replies clause by clause as the engine writes them
-    /// ([`LegCommand::SayPart`]): a voice leg starts speaking at the first
+    /// ([`TextCommand::SayPart`]): a voice leg starts speaking at the first
     /// comma. Otherwise each reply is said whole once written.
     pub stream_replies: bool,
 }
@@ -95,50 +93,6 @@ pub enum Input {
     Timeout,
 }
 
-/// A piece of a streamed reply, as the engine gives it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ReplyEvent {
-    /// More text.
-    Text(String),
-    /// End the call once the reply has been said.
-    HangUp {
-        /// What the call achieved, when the engine can tell.
-        outcome: Option<Outcome>,
-    },
-    /// The engine is done.
-    Done,
-    /// The engine failed (the driver logs why).
-    Failed,
-}
-
-/// What the brain asks of a leg.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum LegCommand {
-    /// Say a whole line; answered by `SayDone`.
-    Say {
-        /// Correlates the `SayDone`.
-        id: u64,
-        /// The line.
-        text: String,
-    },
-    /// Part of a line still being written: the first opens line `id`, the
-    /// one with `last` closes it; answered by one `SayDone`.
-    SayPart {
-        /// Correlates the `SayDone`.
-        id: u64,
-        /// More of the line.
-        text: String,
-        /// No more parts follow.
-        last: bool,
-    },
-    /// Stop the line playing and drop the queued ones.
-    StopSaying,
-    /// Abandon the call before the answer.
-    Cancel,
-    /// End the answered call.
-    HangUp,
-}
-
 /// How the call ended, for its final record.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CallEnd {
@@ -158,7 +112,7 @@ pub enum Action {
     /// Ask the carrier to place the call.
     Dial,
     /// Send this to the leg.
-    Leg(LegCommand),
+    Leg(TextCommand),
     /// Start reply `id` of the dialogue engine on this snapshot.
     Think {
         /// Tag its events with this.
@@ -286,8 +240,8 @@ impl CallBrain {
                     }
                     lifecycle::Action::Status(_) => {}
                     lifecycle::Action::Dial => self.actions.push_back(Action::Dial),
-                    lifecycle::Action::Cancel => self.actions.push_back(Action::Leg(LegCommand::Cancel)),
-                    lifecycle::Action::HangUp => self.actions.push_back(Action::Leg(LegCommand::HangUp)),
+                    lifecycle::Action::Cancel => self.actions.push_back(Action::Leg(TextCommand::Cancel)),
+                    lifecycle::Action::HangUp => self.actions.push_back(Action::Leg(TextCommand::HangUp)),
                     lifecycle::Action::NudgeSilence => self.floor.nudge(now),
                     lifecycle::Action::ReserveMinute(n) => self.actions.push_back(Action::ReserveMinute(n)),
                     lifecycle::Action::WindDown(reason) => self.floor.wind_down(reason, now),

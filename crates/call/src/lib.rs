@@ -50,4 +50,6 @@
 mod brain;
 mod floor;
 
-pub use brain::{Action, BrainConfig, CallBrain, CallEnd, Input, LegCommand, ReplyEvent, ReplyId};
+pub use brain::{Action, BrainConfig, CallBrain, CallEnd, Input};
+pub use floor::{ReplyEvent, ReplyId};
+pub use waihu_core::leg::TextCommand;

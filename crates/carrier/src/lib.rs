@@ -68,6 +68,7 @@ use async_trait::async_trait;
 use serde::Serialize;
 use thiserror::Error;
 use tokio::sync::mpsc;
+pub use waihu_core::leg::TextCommand;
 use waihu_core::lifecycle::LegEnd;
 use waihu_core::PhoneNumber;
 
@@ -118,35 +119,6 @@ pub enum TextEvent {
         /// Whether it was stopped before its end.
         stopped: bool,
     },
-}
-
-/// What the session asks of a text leg.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum TextCommand {
-    /// Play a line to the callee. Answered by [`TextEvent::SayDone`].
-    Say {
-        /// Correlates the `SayDone`.
-        id: u64,
-        /// The line.
-        text: String,
-    },
-    /// Part of a line still being written (the dialogue streams its reply):
-    /// the first part opens line `id`, later ones extend it, `last` closes
-    /// it. Answered, like `Say`, by one `SayDone` for the whole line.
-    SayPart {
-        /// Correlates the `SayDone`.
-        id: u64,
-        /// More of the line.
-        text: String,
-        /// No more parts follow.
-        last: bool,
-    },
-    /// Stop the line being played and drop the queued ones (barge-in).
-    StopSaying,
-    /// Abandon the call before answer.
-    Cancel,
-    /// End the answered call.
-    HangUp,
 }
 
 /// Events of an audio leg, in order.

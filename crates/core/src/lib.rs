@@ -6,6 +6,7 @@
 
 pub mod billing;
 pub mod event;
+pub mod leg;
 pub mod lifecycle;
 pub mod phone;
 pub mod redact;

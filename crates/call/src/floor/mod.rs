@@ -36,14 +36,14 @@ use waihu_agent::{ChatRequest, Turn};
 use waihu_core::{EndReason, HangupSide, Outcome, Role};
 use waihu_turn::{Input as TurnInput, Output as TurnOutput, TurnConfig, TurnTaker};
 
-use crate::brain::{LegCommand, ReplyId};
-use reply::Thinking;
+use waihu_agent::gate::ReplyGate;
+use waihu_core::leg::TextCommand;
 
 /// What the floor asks for: of the driver, or (`Activity`, `HangUp`) of
 /// the lifecycle.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum FloorOut {
-    Leg(LegCommand),
+    Leg(TextCommand),
     Think { id: ReplyId, request: ChatRequest },
     StopThinking { id: ReplyId },
     Line { role: Role, text: String },
@@ -51,6 +51,40 @@ pub(crate) enum FloorOut {
     /// Someone spoke: the silence timers start again.
     Activity,
     HangUp { side: HangupSide, reason: EndReason },
+}
+
+/// Identifies one reply of the dialogue engine.
+pub type ReplyId = u64;
+
+/// A piece of a streamed reply, as the engine gives it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReplyEvent {
+    /// More text.
+    Text(String),
+    /// End the call once the reply has been said.
+    HangUp {
+        /// What the call achieved, when the engine can tell.
+        outcome: Option<Outcome>,
+    },
+    /// The engine is done.
+    Done,
+    /// The engine failed (the driver logs why).
+    Failed,
+}
+
+/// The reply being written (`reply` has what is done with it).
+struct Thinking {
+    id: ReplyId,
+    kind: LineKind,
+    /// When it must be complete.
+    deadline: Instant,
+    gate: ReplyGate,
+    hang_up: bool,
+    outcome: Option<Outcome>,
+    /// The line it is streamed into, once its first clause was said.
+    line: Option<u64>,
+    /// That line was stopped before the reply was complete: what was played.
+    cut: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -154,7 +188,7 @@ impl Floor {
         let goodbye = self.new_utter(lines::wind_down(reason).into(), LineKind::Reply, Some((HangupSide::Platform, reason)));
         if self.speaking.is_some() {
             self.queue.push_back(goodbye);
-            self.out.push_back(FloorOut::Leg(LegCommand::StopSaying));
+            self.out.push_back(FloorOut::Leg(TextCommand::StopSaying));
         } else {
             self.start_saying(goodbye, now);
         }
@@ -203,7 +237,7 @@ impl Floor {
     /// Real words over the AI: it stops, and the words are written after
     /// its cut line.
     fn talked_over(&mut self, text: String, now: Instant) {
-        self.out.push_back(FloorOut::Leg(LegCommand::StopSaying));
+        self.out.push_back(FloorOut::Leg(TextCommand::StopSaying));
         self.queue.retain(|u| u.then_hang_up.is_some());
         self.deferred.push(text);
         // The line plays until the leg says it stopped: words in between
@@ -286,7 +320,7 @@ impl Floor {
     }
 
     fn start_saying(&mut self, utter: Utter, now: Instant) {
-        self.out.push_back(FloorOut::Leg(LegCommand::Say { id: utter.id, text: utter.text.clone() }));
+        self.out.push_back(FloorOut::Leg(TextCommand::Say { id: utter.id, text: utter.text.clone() }));
         self.now_playing(utter, now);
     }
 

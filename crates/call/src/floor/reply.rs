@@ -9,25 +9,10 @@ use std::time::Instant;
 
 use waihu_agent::gate::{Blocked, ContentGuard, ReplyGate};
 use waihu_agent::{ChatRequest, Turn};
+use waihu_core::leg::TextCommand;
 use waihu_core::{EndReason, HangupSide, Outcome};
 
-use super::{lines, replace_last_assistant, Floor, FloorOut, LineKind};
-use crate::brain::{LegCommand, ReplyEvent, ReplyId};
-
-/// The reply being written.
-pub(super) struct Thinking {
-    pub(super) id: ReplyId,
-    kind: LineKind,
-    /// When it must be complete.
-    pub(super) deadline: Instant,
-    gate: ReplyGate,
-    hang_up: bool,
-    outcome: Option<Outcome>,
-    /// The line it is streamed into, once its first clause was said.
-    pub(super) line: Option<u64>,
-    /// That line was stopped before the reply was complete: what was played.
-    pub(super) cut: Option<String>,
-}
+use super::{lines, replace_last_assistant, Floor, FloorOut, LineKind, ReplyEvent, ReplyId, Thinking};
 
 /// A reply the engine finished.
 struct Reply {
@@ -104,7 +89,7 @@ impl Floor {
             Some(id) => {
                 if let Some(u) = self.speaking.as_mut().filter(|u| u.id == id) {
                     u.text.push_str(&text);
-                    self.out.push_back(FloorOut::Leg(LegCommand::SayPart { id, text, last: false }));
+                    self.out.push_back(FloorOut::Leg(TextCommand::SayPart { id, text, last: false }));
                 }
             }
             // Another line plays (a nudge): this reply is said whole when
@@ -114,7 +99,7 @@ impl Floor {
                 let utter = self.new_utter(text.clone(), t.kind, None);
                 t.line = Some(utter.id);
                 self.answered_turn(now);
-                self.out.push_back(FloorOut::Leg(LegCommand::SayPart { id: utter.id, text, last: false }));
+                self.out.push_back(FloorOut::Leg(TextCommand::SayPart { id: utter.id, text, last: false }));
                 self.now_playing(utter, now);
             }
         }
@@ -196,7 +181,7 @@ impl Floor {
                 None => self.history.push(Turn::Interrupted { played }),
             }
         }
-        let close = FloorOut::Leg(LegCommand::SayPart { id: line, text: String::new(), last: true });
+        let close = FloorOut::Leg(TextCommand::SayPart { id: line, text: String::new(), last: true });
         match reply {
             Some(r) => {
                 if r.outcome.is_some() {

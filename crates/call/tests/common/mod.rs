@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, VecDeque};
 use std::time::{Duration, Instant};
 
 use waihu_agent::{offline, ChatRequest};
-use waihu_call::{Action, BrainConfig, CallBrain, CallEnd, Input, LegCommand, ReplyEvent, ReplyId};
+use waihu_call::{Action, BrainConfig, CallBrain, CallEnd, Input, TextCommand, ReplyEvent, ReplyId};
 use waihu_core::lifecycle::LegEnd;
 use waihu_core::{EndReason, HangupSide, Role};
 
@@ -234,11 +234,11 @@ impl Call {
         }
     }
 
-    fn leg(&mut self, cmd: LegCommand) {
+    fn leg(&mut self, cmd: TextCommand) {
         let now = self.now;
         match cmd {
-            LegCommand::Say { id, text } => self.open_line(id, text, true),
-            LegCommand::SayPart { id, text, last } => match self.playing.as_mut().filter(|p| p.id == id) {
+            TextCommand::Say { id, text } => self.open_line(id, text, true),
+            TextCommand::SayPart { id, text, last } => match self.playing.as_mut().filter(|p| p.id == id) {
                 Some(p) => {
                     p.text.push_str(&text);
                     p.closed |= last;
@@ -246,13 +246,13 @@ impl Call {
                 }
                 None => self.open_line(id, text, last),
             },
-            LegCommand::StopSaying => {
+            TextCommand::StopSaying => {
                 self.record.stops += 1;
                 if self.playing.is_some() {
                     self.finish_line(true);
                 }
             }
-            LegCommand::Cancel | LegCommand::HangUp => {
+            TextCommand::Cancel | TextCommand::HangUp => {
                 if !self.leg_ended {
                     self.leg_ended = true;
                     let end = Input::LegEnded { end: LegEnd::Released, provider_response: Some("BYE (test)".into()) };

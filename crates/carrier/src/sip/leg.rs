@@ -29,8 +29,7 @@ use super::probe::Probe;
 use super::sdp::{parse_remote, LocalSdp, RemoteMedia, OFFERED_DTMF_PT};
 use super::numbering;
 use crate::lines::LinePlayout;
-use crate::{AudioCommand, AudioLeg, CarrierError, DialRequest, Signal, TextLeg};
-use level::{Command, Commands, Level};
+use crate::{AudioCommand, AudioEvent, AudioLeg, CarrierError, DialRequest, Signal, TextCommand, TextEvent, TextLeg};
 
 mod in_dialog;
 mod level;
@@ -427,5 +426,52 @@ impl LegTask {
         }
         self.trunk.dialogs.remove_dialog(&self.dialog.id());
         self.media.finish().await;
+    }
+}
+
+/// The level's own state and its channel to the session.
+pub(super) enum Level {
+    Text {
+        events: mpsc::Sender<TextEvent>,
+        lines: LinePlayout,
+        /// Samples of placeholder audio of the line playing.
+        tone_samples: usize,
+    },
+    Audio {
+        events: mpsc::Sender<AudioEvent>,
+        /// Clips sent to the media and not yet reported done.
+        clips_owed: Vec<u64>,
+        /// Frames the voice pipeline was too slow to take.
+        frames_dropped: u64,
+    },
+}
+
+/// The session's commands, at the leg's level.
+pub(super) enum Commands {
+    Text(mpsc::Receiver<TextCommand>),
+    Audio(mpsc::Receiver<AudioCommand>),
+}
+
+pub(super) enum Command {
+    Text(TextCommand),
+    Audio(AudioCommand),
+}
+
+impl Commands {
+    pub(super) async fn recv(&mut self) -> Option<Command> {
+        match self {
+            Commands::Text(rx) => rx.recv().await.map(Command::Text),
+            Commands::Audio(rx) => rx.recv().await.map(Command::Audio),
+        }
+    }
+}
+
+impl Command {
+    /// Whether the session wants the call released (`Cancel` or `HangUp`).
+    pub(super) fn releases(&self) -> bool {
+        matches!(
+            self,
+            Command::Text(TextCommand::Cancel | TextCommand::HangUp) | Command::Audio(AudioCommand::Cancel | AudioCommand::HangUp)
+        )
     }
 }

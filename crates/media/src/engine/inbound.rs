@@ -10,7 +10,7 @@ use crate::jitter::{JitterBuffer, FRAME_SAMPLES, MAX_PACKET_SAMPLES};
 use crate::rtp::{Codec, RtpPacket};
 use crate::stats::ReceiveStats;
 
-use super::MediaEvent;
+use super::event::MediaEvent;
 
 /// Frames per `Level` report: one a second.
 const LEVEL_FRAMES: u32 = 50;

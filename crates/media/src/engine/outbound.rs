@@ -16,7 +16,7 @@ use crate::dtmf::{DtmfSender, DEFAULT_DURATION_SAMPLES, DEFAULT_VOLUME};
 use crate::jitter::FRAME_SAMPLES;
 use crate::rtp::{Codec, RtpPacket};
 
-use super::MediaEvent;
+use super::event::MediaEvent;
 
 /// Ticks of audio (or silence) between two digits, so the far end's
 /// detector sees two events even for a repeated digit (RFC 4733 wants a

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use waihu_call::{Action, CallEnd, Input, LegCommand as BrainCommand};
+use waihu_call::{Action, CallEnd, Input};
 use waihu_carrier::{CarrierError, DialRequest, TextCommand, TextLeg};
 use waihu_core::lifecycle::LegEnd;
 use waihu_core::{CallEvent, CallStatus, PhoneNumber};
@@ -121,14 +121,8 @@ impl Session {
         }
     }
 
-    async fn command(&mut self, cmd: BrainCommand) {
-        let (cmd, releases) = match cmd {
-            BrainCommand::Say { id, text } => (TextCommand::Say { id, text }, false),
-            BrainCommand::SayPart { id, text, last } => (TextCommand::SayPart { id, text, last }, false),
-            BrainCommand::StopSaying => (TextCommand::StopSaying, false),
-            BrainCommand::Cancel => (TextCommand::Cancel, true),
-            BrainCommand::HangUp => (TextCommand::HangUp, true),
-        };
+    async fn command(&mut self, cmd: TextCommand) {
+        let releases = matches!(cmd, TextCommand::Cancel | TextCommand::HangUp);
         let sent = match &self.leg_commands {
             Some(tx) => tx.send(cmd).await.is_ok(),
             None => false,

@@ -8,7 +8,7 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 use waihu_speech::{synthesize_all, Asr, Tts, TtsRequest};
 
-use super::FRAME;
+use super::playout::FRAME;
 
 /// Shorter audio holds no word: it is not given to the recogniser (some
 /// make words up from a click).

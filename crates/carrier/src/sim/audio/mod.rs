@@ -39,10 +39,8 @@ use super::leg::{refusal, sleep_until_some, Callee, Phase, Step, Stop, Timing, H
 use super::persona::{Pickup, Talker, Turn};
 use crate::{AudioCommand, AudioEvent, AudioLeg, Signal};
 use engines::{Done, Job, NoiseFloor};
-use playout::{duration_of, Played, Playout};
+use playout::{duration_of, Played, Playout, FRAME};
 
-/// Samples in a 20 ms frame at 8 kHz.
-const FRAME: usize = 160;
 /// The media clock's period.
 const TICK: Duration = Duration::from_millis(20);
 /// A pause in the AI's audio this long ends the line the callee heard.

@@ -8,7 +8,9 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::FRAME;
+
+/// Samples in a 20 ms frame at 8 kHz.
+pub(super) const FRAME: usize = 160;
 
 /// A clip queued or playing.
 struct Clip {

@@ -5,58 +5,9 @@
 
 use std::sync::Arc;
 
-use tokio::sync::mpsc;
 
-use super::{LegTask, Step, Stop};
-use crate::lines::LinePlayout;
-use crate::{AudioCommand, AudioEvent, Signal, TextCommand, TextEvent};
-
-/// The level's own state and its channel to the session.
-pub(super) enum Level {
-    Text {
-        events: mpsc::Sender<TextEvent>,
-        lines: LinePlayout,
-        /// Samples of placeholder audio of the line playing.
-        tone_samples: usize,
-    },
-    Audio {
-        events: mpsc::Sender<AudioEvent>,
-        /// Clips sent to the media and not yet reported done.
-        clips_owed: Vec<u64>,
-        /// Frames the voice pipeline was too slow to take.
-        frames_dropped: u64,
-    },
-}
-
-/// The session's commands, at the leg's level.
-pub(super) enum Commands {
-    Text(mpsc::Receiver<TextCommand>),
-    Audio(mpsc::Receiver<AudioCommand>),
-}
-
-pub(super) enum Command {
-    Text(TextCommand),
-    Audio(AudioCommand),
-}
-
-impl Commands {
-    pub(super) async fn recv(&mut self) -> Option<Command> {
-        match self {
-            Commands::Text(rx) => rx.recv().await.map(Command::Text),
-            Commands::Audio(rx) => rx.recv().await.map(Command::Audio),
-        }
-    }
-}
-
-impl Command {
-    /// Whether the session wants the call released (`Cancel` or `HangUp`).
-    pub(super) fn releases(&self) -> bool {
-        matches!(
-            self,
-            Command::Text(TextCommand::Cancel | TextCommand::HangUp) | Command::Audio(AudioCommand::Cancel | AudioCommand::HangUp)
-        )
-    }
-}
+use super::{Level, LegTask, Step, Stop};
+use crate::{AudioEvent, Signal, TextEvent};
 
 impl LegTask {
     pub(super) async fn signal(&self, signal: Signal) -> Step {

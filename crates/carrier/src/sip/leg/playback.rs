@@ -3,7 +3,7 @@
 //! (barge-in) cuts the line playing at the next frame, and its `SayDone`
 //! comes with the media's count of samples sent.
 
-use super::level::Level;
+use super::Level;
 use super::{LegTask, Step};
 use crate::lines::LineOut;
 use crate::sip::tone;
