@@ -117,6 +117,36 @@ fn pms2(p: Option<P>) -> String {
     p.map_or_else(|| "-".into(), |p| format!("p50 {:.2} ms, p99 {:.2} ms (n={})", p.p50, p.p99, p.n))
 }
 
+/// Runs Pipecat's harness for `turns` turns, if its venv is there; its
+/// report names the reply both sides use.
+async fn pipecat_run(flags: &Flags, turns: usize, out_dir: &std::path::Path) -> Option<pipecat::PipecatRun> {
+    match pipecat::missing() {
+        Some(why) => {
+            println!("\nPipecat not run: {why}\n  make the venv with: bash scripts/install-bench-deps.sh\n");
+            None
+        }
+        None => {
+            let json_path = out_dir.join("pipecat.json");
+            let mut extra: Vec<String> = Vec::new();
+            if pipecat::takes_audio_dir() {
+                // The same speech on both sides.
+                extra.extend(["--audio-dir".to_owned(), out_dir.display().to_string()]);
+            }
+            extra.extend(flags.get("pipecat-args").map(|a| a.split_whitespace().map(str::to_owned).collect::<Vec<_>>()).unwrap_or_default());
+            match pipecat::run(turns, &json_path, &extra).await {
+                Ok(r) => {
+                    println!("\nPipecat harness: {:.0} s, report {}", r.took.as_secs_f64(), json_path.display());
+                    Some(r)
+                }
+                Err(e) => {
+                    println!("\nPipecat failed, ours runs alone: {e}\n");
+                    None
+                }
+            }
+        }
+    }
+}
+
 async fn fixed_run(flags: &Flags, voice: &CalleeVoice, turn: TurnConfig, out_dir: &std::path::Path) {
     let hangover = turn.hangover;
     let turns: usize = flags.num("turns", 32);
@@ -134,28 +164,7 @@ async fn fixed_run(flags: &Flags, voice: &CalleeVoice, turn: TurnConfig, out_dir
     let interrupt = utterance(voice, INTERRUPT, out_dir, "interrupt").await;
 
     // Pipecat first: its report names the reply both use.
-    let mut theirs = None;
-    if flags.num("pipecat", 1) != 0 {
-        match pipecat::missing() {
-            Some(why) => println!("\nPipecat not run: {why}\n  make the venv with: bash scripts/install-bench-deps.sh\n"),
-            None => {
-                let json_path = out_dir.join("pipecat.json");
-                let mut extra: Vec<String> = Vec::new();
-                if pipecat::takes_audio_dir() {
-                    // The same speech on both sides.
-                    extra.extend(["--audio-dir".to_owned(), out_dir.display().to_string()]);
-                }
-                extra.extend(flags.get("pipecat-args").map(|a| a.split_whitespace().map(str::to_owned).collect::<Vec<_>>()).unwrap_or_default());
-                match pipecat::run(turns, &json_path, &extra).await {
-                    Ok(r) => {
-                        println!("\nPipecat harness: {:.0} s, report {}", r.took.as_secs_f64(), json_path.display());
-                        theirs = Some(r);
-                    }
-                    Err(e) => println!("\nPipecat failed, ours runs alone: {e}\n"),
-                }
-            }
-        }
-    }
+    let theirs = if flags.num("pipecat", 1) != 0 { pipecat_run(flags, turns, out_dir).await } else { None };
     let reply = theirs.as_ref().and_then(|r| r.reply_text.clone()).unwrap_or_else(|| DEFAULT_REPLY.to_owned());
     if let Err(e) = check_reply(&reply) {
         println!("warning: the reply is not as the issue asks: {e}");
