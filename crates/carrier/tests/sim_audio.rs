@@ -8,52 +8,22 @@
 //! them back. One test speaks through the real espeak-ng (skipped, saying
 //! so, when it is not installed).
 
-use std::sync::{Arc, Mutex};
+#[path = "../../speech/tests/support/tone.rs"]
+mod tone;
+
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use async_trait::async_trait;
-use futures_util::stream;
+use tone::{decode, decode_symbols, encode, symbol, ToneAsr, ToneTts, SYMBOL};
 use waihu_carrier::sim::{SimCarrier, SimConfig, SimVoice};
 use waihu_carrier::{AudioCommand, AudioEvent, AudioLeg, Carrier, CarrierError, DialRequest, Signal, TextCommand, TextEvent};
 use waihu_core::lifecycle::LegEnd;
 use waihu_core::PhoneNumber;
-use waihu_speech::{Asr, AsrError, Transcript, Tts, TtsError, TtsRequest, TtsStream, VoiceInfo};
+use waihu_speech::Tts;
 
-const SYMBOL: usize = 160;
 const QUESTION: &str = "喂，您好，我是王经理的AI助理，请问是张总吗？";
 const CONTENT: &str = "张总您好，王经理让我通知您，明天上午9点有个会议，请您准时参加。您看时间可以吗？";
 const CONFIRM: &str = "对，是我，什么事？";
-
-// --- the tone codec ---------------------------------------------------------
-
-/// Each character as two 20 ms symbols (its code point's high and low
-/// byte): a 1 kHz square wave whose level is `1000 + 100 × byte`.
-fn encode(text: &str) -> Vec<i16> {
-    let mut pcm = Vec::new();
-    for c in text.chars() {
-        let cp = c as u32;
-        assert!(cp <= 0xffff, "the test codec takes the basic plane only");
-        for byte in [cp >> 8, cp & 0xff] {
-            let level = 1000 + 100 * byte as i16;
-            pcm.extend((0..SYMBOL).map(|i| if (i / 4) % 2 == 0 { level } else { -level }));
-        }
-    }
-    pcm
-}
-
-/// The byte a 20 ms frame carries; `None` for the line's hiss.
-fn symbol(frame: &[i16]) -> Option<u32> {
-    let peak = frame.iter().map(|s| s.unsigned_abs()).max()? as u32;
-    (peak >= 500).then(|| (peak - 1000 + 50) / 100)
-}
-
-fn decode_symbols(bytes: &[u32]) -> String {
-    bytes.chunks_exact(2).filter_map(|b| char::from_u32(b[0] << 8 | b[1])).collect()
-}
-
-fn decode(pcm: &[i16]) -> String {
-    decode_symbols(&pcm.chunks_exact(SYMBOL).filter_map(symbol).collect::<Vec<_>>())
-}
 
 #[test]
 fn the_test_codec_round_trips() {
@@ -61,38 +31,14 @@ fn the_test_codec_round_trips() {
     assert_eq!(decode(&encode(CONTENT)[..SYMBOL * 5 + 17]), "张总", "a cut clip reads as its whole characters");
 }
 
-/// Says text in tones, a character per chunk, a little later than asked.
-struct ToneTts;
-
-#[async_trait]
-impl Tts for ToneTts {
-    fn voices(&self) -> Vec<VoiceInfo> {
-        vec![VoiceInfo { id: "tone".into(), name: "tone".into(), language: "zh-CN".into(), default: true }]
-    }
-    async fn synthesize(&self, req: TtsRequest) -> Result<TtsStream, TtsError> {
-        tokio::time::sleep(Duration::from_millis(30)).await;
-        let chunks: Vec<_> = req.text.chars().map(|c| Ok(encode(&c.to_string()))).collect();
-        Ok(Box::pin(stream::iter(chunks)))
-    }
+/// The callees' voice: a character per chunk, 30 ms after it is asked.
+fn tone_tts() -> ToneTts {
+    ToneTts { delay: Duration::from_millis(30), per_character: true }
 }
 
-/// Reads tones back, and keeps what it heard.
-#[derive(Default)]
-struct ToneAsr {
-    heard: Mutex<Vec<String>>,
-}
-
-#[async_trait]
-impl Asr for ToneAsr {
-    fn name(&self) -> &str {
-        "tone"
-    }
-    async fn transcribe(&self, pcm: &[i16]) -> Result<Transcript, AsrError> {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-        let text = decode(pcm);
-        self.heard.lock().unwrap().push(text.clone());
-        Ok(Transcript { text, confidence: None })
-    }
+/// The callees' ears: 20 ms an utterance.
+fn tone_asr() -> ToneAsr {
+    ToneAsr::new(Duration::from_millis(20))
 }
 
 // --- a call under test --------------------------------------------------------
@@ -132,8 +78,8 @@ fn request(number: &str) -> DialRequest {
 
 impl Call {
     async fn dial(number: &str) -> Call {
-        let asr = Arc::new(ToneAsr::default());
-        let sim = sim_with(Arc::new(ToneTts), asr.clone());
+        let asr = Arc::new(tone_asr());
+        let sim = sim_with(Arc::new(tone_tts()), asr.clone());
         assert!(sim.carries_audio());
         Call::on(sim.dial_audio(request(number)).await.unwrap(), asr)
     }
@@ -517,8 +463,8 @@ async fn without_voice_engines_audio_calls_are_refused_and_text_calls_go_on() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_voiced_network_still_gives_text_legs_for_dialogue_tests() {
-    let asr = Arc::new(ToneAsr::default());
-    let voice = SimVoice { tts: Arc::new(ToneTts), asr: asr.clone(), voice_id: None };
+    let asr = Arc::new(tone_asr());
+    let voice = SimVoice { tts: Arc::new(tone_tts()), asr: asr.clone(), voice_id: None };
     let sim = SimCarrier::new(SimConfig { speed: 100.0, ..SimConfig::default() }).unwrap().with_voice(voice);
     let mut leg = sim.dial(request("13800138000")).await.unwrap();
     let mut seen = Vec::new();
@@ -569,7 +515,7 @@ async fn through_espeak_the_callees_frames_carry_speech() {
         return;
     }
     let espeak = waihu_speech::tts::EspeakTts::new(waihu_speech::tts::EspeakConfig::default()).unwrap();
-    let asr = Arc::new(ToneAsr::default());
+    let asr = Arc::new(tone_asr());
     let mut call = Call::on(sim_with(Arc::new(espeak), asr.clone()).dial_audio(request("13800138000")).await.unwrap(), asr);
     call.answered().await;
     call.play_whole(1, QUESTION).await;

@@ -4,116 +4,47 @@
 //! a second of real waiting, and the turn latencies on its record are the
 //! engines' fixed latencies to the millisecond.
 //!
-//! The engines speak a tone code: each character is two 20 ms symbols (its
-//! code point's bytes as levels of a square wave), so the "recogniser"
-//! reads back exactly what the "synthesiser" said, after a fixed delay.
+//! The engines speak a tone code (`speech/tests/support/tone.rs`): each
+//! character is two 20 ms symbols, so the "recogniser" reads back exactly
+//! what the "synthesiser" said, after a fixed delay.
+
+#[path = "../../speech/tests/support/tone.rs"]
+mod tone;
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_trait::async_trait;
-use futures_util::stream;
 use http_body_util::BodyExt;
+use tone::{EnergyVad, ToneAsr, ToneTts};
 use tower::ServiceExt;
 use waihu_carrier::sim::SimVoice;
 use waihu_core::{CallStatus, Fen, Outcome, Role};
 use waihu_server::voice::VoiceSetup;
 use waihu_server::{open_store, Config, Server};
 use waihu_speech::asr::Buffered;
-use waihu_speech::{Asr, AsrError, StreamingAsr, Transcript, Tts, TtsError, TtsRequest, TtsStream, Vad, VadFrame, VoiceInfo};
+use waihu_speech::{StreamingAsr, Tts, Vad};
 use waihu_turn::{SplitterConfig, TurnConfig, TurnLatencyMs};
 use waihu_voice::VoiceEngines;
 
-/// Samples in one symbol of the tone code (20 ms).
-const SYMBOL: usize = 160;
 /// The synthesiser's time to first audio.
 const TTS_MS: u64 = 70;
 /// The recogniser's time for an utterance.
 const ASR_MS: u64 = 40;
 
-fn encode(text: &str) -> Vec<i16> {
-    let mut pcm = Vec::new();
-    for c in text.chars() {
-        let cp = c as u32;
-        for byte in [cp >> 8, cp & 0xff] {
-            let level = 1000 + 100 * byte as i16;
-            pcm.extend((0..SYMBOL).map(|i| if (i / 4) % 2 == 0 { level } else { -level }));
-        }
-    }
-    pcm
-}
-
-fn decode(pcm: &[i16]) -> String {
-    let bytes: Vec<u32> = pcm
-        .chunks_exact(SYMBOL)
-        .filter_map(|f| f.iter().map(|s| s.unsigned_abs()).max().filter(|p| *p >= 500).map(|p| (p as u32 - 1000 + 50) / 100))
-        .collect();
-    bytes.chunks_exact(2).filter_map(|b| char::from_u32(b[0] << 8 | b[1])).collect()
-}
-
-/// Says text in tones, one clause at a time, `TTS_MS` after it is asked.
-struct ToneTts;
-
-#[async_trait]
-impl Tts for ToneTts {
-    fn voices(&self) -> Vec<VoiceInfo> {
-        vec![VoiceInfo { id: "tone".into(), name: "tone".into(), language: "zh-CN".into(), default: true }]
-    }
-    async fn synthesize(&self, req: TtsRequest) -> Result<TtsStream, TtsError> {
-        tokio::time::sleep(Duration::from_millis(TTS_MS)).await;
-        Ok(Box::pin(stream::iter([Ok(encode(&req.text))])))
-    }
-}
-
-/// Reads tones back, `ASR_MS` after it is given the audio.
-struct ToneAsr;
-
-#[async_trait]
-impl Asr for ToneAsr {
-    fn name(&self) -> &str {
-        "tone"
-    }
-    async fn transcribe(&self, pcm: &[i16]) -> Result<Transcript, AsrError> {
-        tokio::time::sleep(Duration::from_millis(ASR_MS)).await;
-        Ok(Transcript { text: decode(pcm), confidence: None })
-    }
-}
-
-/// Speech is any 20 ms frame louder than the line's hiss.
-struct EnergyVad {
-    at: Duration,
-}
-
-impl Vad for EnergyVad {
-    fn name(&self) -> &'static str {
-        "energy"
-    }
-    fn frame_duration(&self) -> Duration {
-        Duration::from_millis(20)
-    }
-    fn push(&mut self, pcm: &[i16], out: &mut Vec<VadFrame>) {
-        let loud = pcm.iter().map(|s| s.unsigned_abs() as u32).max().unwrap_or(0) >= 500;
-        out.push(VadFrame { start: self.at, duration: Duration::from_millis(20), probability: if loud { 1.0 } else { 0.0 }, speech: loud });
-        self.at += Duration::from_millis(20);
-    }
-    fn reset(&mut self) {
-        self.at = Duration::ZERO;
-    }
-}
-
 fn voice() -> VoiceSetup {
-    let asr: Arc<dyn StreamingAsr> = Arc::new(Buffered::new(Arc::new(ToneAsr)));
+    let tts = || ToneTts { delay: Duration::from_millis(TTS_MS), per_character: false };
+    let asr: Arc<dyn StreamingAsr> = Arc::new(Buffered::new(Arc::new(ToneAsr::new(Duration::from_millis(ASR_MS)))));
     let engines = VoiceEngines {
-        vad: Arc::new(|| -> Box<dyn Vad> { Box::new(EnergyVad { at: Duration::ZERO }) }),
+        vad: Arc::new(|| -> Box<dyn Vad> { Box::new(EnergyVad::default()) }),
         asr: Arc::new(move |_hint: &str| asr.clone()),
-        tts: Arc::new(ToneTts),
+        tts: Arc::new(tts()),
         turn: TurnConfig { early_final: None, ..TurnConfig::default() },
         splitter: SplitterConfig::default(),
     };
     VoiceSetup {
         engines: Arc::new(engines),
-        sim: Some(SimVoice { tts: Arc::new(ToneTts), asr: Arc::new(ToneAsr), voice_id: None }),
-        voices: ToneTts.voices(),
+        sim: Some(SimVoice { tts: Arc::new(tts()), asr: Arc::new(ToneAsr::new(Duration::from_millis(ASR_MS))), voice_id: None }),
+        voices: tts().voices(),
         summary: "calls are spoken: tone engines".into(),
     }
 }

@@ -4,6 +4,9 @@
 //! character. The test plays the carrier: it sends 20 ms frames, plays the
 //! pipeline's clips on its own 20 ms clock and reports them like a real leg.
 
+#[path = "../../speech/tests/support/tone.rs"]
+mod tone;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -13,33 +16,12 @@ use tokio::sync::mpsc;
 use waihu_carrier::{AudioCommand, AudioEvent, AudioLeg, Signal, TextCommand, TextEvent};
 use waihu_core::lifecycle::LegEnd;
 use waihu_speech::asr::Buffered;
-use waihu_speech::{Asr, AsrError, StreamingAsr, Transcript, Tts, TtsError, TtsRequest, TtsStream, Vad, VadFrame, VoiceInfo};
+use waihu_speech::{Asr, AsrError, StreamingAsr, Transcript, Tts, TtsError, TtsRequest, TtsStream, Vad, VoiceInfo};
 use waihu_turn::{SplitterConfig, TurnConfig};
+use tone::EnergyVad;
 use waihu_voice::{wrap, CallVoice, VoiceEngines, VoiceLeg};
 
 const LOUD: i16 = 8000;
-
-/// Speech is any 20 ms frame with energy.
-struct EnergyVad {
-    at: Duration,
-}
-
-impl Vad for EnergyVad {
-    fn name(&self) -> &'static str {
-        "energy"
-    }
-    fn frame_duration(&self) -> Duration {
-        Duration::from_millis(20)
-    }
-    fn push(&mut self, pcm: &[i16], out: &mut Vec<VadFrame>) {
-        let loud = pcm.iter().map(|s| i32::from(*s).abs()).sum::<i32>() / pcm.len().max(1) as i32 > 1000;
-        out.push(VadFrame { start: self.at, duration: Duration::from_millis(20), probability: if loud { 1.0 } else { 0.0 }, speech: loud });
-        self.at += Duration::from_millis(20);
-    }
-    fn reset(&mut self) {
-        self.at = Duration::ZERO;
-    }
-}
 
 /// Long speech says "对，是我。"; a short burst is "嗯".
 struct KnowsLengths;
@@ -75,7 +57,7 @@ impl Tts for ToneTts {
 fn engines() -> Arc<VoiceEngines> {
     let asr: Arc<dyn StreamingAsr> = Arc::new(Buffered::new(Arc::new(KnowsLengths)));
     Arc::new(VoiceEngines {
-        vad: Arc::new(|| -> Box<dyn Vad> { Box::new(EnergyVad { at: Duration::ZERO }) }),
+        vad: Arc::new(|| -> Box<dyn Vad> { Box::new(EnergyVad::default()) }),
         asr: Arc::new(move |_hint: &str| asr.clone()),
         tts: Arc::new(ToneTts),
         turn: TurnConfig { hangover: Duration::from_millis(200), ..TurnConfig::default() },

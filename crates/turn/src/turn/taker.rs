@@ -231,14 +231,7 @@ impl TurnTaker {
             if text.is_empty() || self.playing.is_some() {
                 return;
             }
-            self.outputs.push_back(Output::EndOfTurn {
-                text: text.to_owned(),
-                speech_started_at: now,
-                last_voiced_at: now,
-                speech_stopped_at: now,
-                final_at: Some(now),
-                decided_at: now,
-            });
+            self.outputs.push_back(instant_turn(text, now));
             return;
         };
         append_words(&mut turn.finals, &text);
@@ -278,14 +271,7 @@ impl TurnTaker {
             self.outputs.push_back(Output::BargeIn { at: now, speech_started_at: now });
             self.outputs.push_back(Output::Interrupted { utterance_id: playing.id, played_chars: playing.played_chars });
         }
-        self.outputs.push_back(Output::EndOfTurn {
-            text: text.to_owned(),
-            speech_started_at: now,
-            last_voiced_at: now,
-            speech_stopped_at: now,
-            final_at: Some(now),
-            decided_at: now,
-        });
+        self.outputs.push_back(instant_turn(text, now));
     }
 
     /// Barges in if the current run has talked over the AI long enough and
@@ -335,6 +321,18 @@ impl TurnTaker {
             }
         };
         self.outputs.push_back(output);
+    }
+}
+
+/// A turn with no speech run behind it: its words came whole at `now`.
+fn instant_turn(text: &str, now: Instant) -> Output {
+    Output::EndOfTurn {
+        text: text.to_owned(),
+        speech_started_at: now,
+        last_voiced_at: now,
+        speech_stopped_at: now,
+        final_at: Some(now),
+        decided_at: now,
     }
 }
 
