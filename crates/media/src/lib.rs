@@ -41,6 +41,7 @@
 //!    [`MediaHandle::close`] and record the final [`MediaEvent::Closed`] stats.
 #![warn(missing_docs)]
 
+pub mod clips;
 pub mod dtmf;
 pub mod engine;
 pub mod g711;

@@ -12,6 +12,7 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
+use crate::clips::{ClipEvent, ClipQueue};
 use crate::dtmf::{DtmfSender, DEFAULT_DURATION_SAMPLES, DEFAULT_VOLUME};
 use crate::jitter::FRAME_SAMPLES;
 use crate::rtp::{Codec, RtpPacket};
@@ -23,12 +24,6 @@ use super::event::MediaEvent;
 /// gap; 40 ms is what common phones leave).
 const DTMF_GAP_TICKS: u8 = 2;
 
-struct Clip {
-    id: u64,
-    pcm: Arc<[i16]>,
-    pos: usize,
-}
-
 pub(super) struct Outbound {
     codec: Codec,
     dtmf_payload_type: Option<u8>,
@@ -37,7 +32,7 @@ pub(super) struct Outbound {
     /// The sample clock: advances 160 every tick whatever is sent, so RTP
     /// time never follows the wall clock.
     timestamp: u32,
-    clips: VecDeque<Clip>,
+    clips: ClipQueue,
     digits: VecDeque<char>,
     dtmf: Option<(DtmfSender, u32)>,
     gap_ticks: u8,
@@ -65,7 +60,7 @@ impl Outbound {
             ssrc,
             seq,
             timestamp,
-            clips: VecDeque::new(),
+            clips: ClipQueue::default(),
             digits: VecDeque::new(),
             dtmf: None,
             gap_ticks: 0,
@@ -81,18 +76,12 @@ impl Outbound {
     }
 
     pub(super) fn play(&mut self, id: u64, pcm: Arc<[i16]>) {
-        self.clips.push_back(Clip { id, pcm, pos: 0 });
+        self.clips.push(id, pcm);
     }
 
     /// Drops every queued clip; each reports what of it went out.
     pub(super) fn stop_playback(&mut self, events: &mut VecDeque<MediaEvent>) {
-        for clip in self.clips.drain(..) {
-            events.push_back(MediaEvent::PlaybackDone {
-                id: clip.id,
-                samples_played: clip.pos,
-                stopped: true,
-            });
-        }
+        self.clips.stop(&mut AsMediaEvents(events));
     }
 
     pub(super) fn queue_digit(&mut self, digit: char) {
@@ -176,39 +165,32 @@ impl Outbound {
     }
 
     /// Copies up to one frame from the queued clips (gaplessly across clip
-    /// boundaries), padding with silence; true if any audio was taken.
+    /// boundaries), padding with silence; true if any audio was taken. The
+    /// packet built now carries a clip's first samples and leaves in this
+    /// same tick: the moment turn latency ends at.
     fn fill_from_clips(&mut self, events: &mut VecDeque<MediaEvent>) -> bool {
-        let mut filled = 0;
-        let mut took_any = false;
-        while filled < FRAME_SAMPLES {
-            let Some(clip) = self.clips.front_mut() else {
-                break;
-            };
-            let take = (FRAME_SAMPLES - filled).min(clip.pcm.len() - clip.pos);
-            if clip.pos == 0 && take > 0 {
-                // The packet built now carries the clip's first samples and
-                // leaves in this same tick: the moment turn latency ends at.
-                events.push_back(MediaEvent::PlaybackStarted { id: clip.id });
-            }
-            self.pcm[filled..filled + take].copy_from_slice(&clip.pcm[clip.pos..clip.pos + take]);
-            clip.pos += take;
-            filled += take;
-            took_any |= take > 0;
-            if clip.pos == clip.pcm.len() {
-                events.push_back(MediaEvent::PlaybackDone {
-                    id: clip.id,
-                    samples_played: clip.pos,
-                    stopped: false,
-                });
-                self.clips.pop_front();
-            }
-        }
+        let filled = self.clips.fill(&mut self.pcm, &mut AsMediaEvents(events), |_, _| {});
         self.pcm[filled..].fill(0);
-        took_any
+        filled > 0
     }
 
     fn count(&mut self, payload_len: usize) {
         self.packets += 1;
         self.bytes += payload_len as u64;
+    }
+}
+
+/// The clip queue's reports as the session's events, without a buffer of
+/// their own (this runs every 20 ms).
+struct AsMediaEvents<'a>(&'a mut VecDeque<MediaEvent>);
+
+impl Extend<ClipEvent> for AsMediaEvents<'_> {
+    fn extend<I: IntoIterator<Item = ClipEvent>>(&mut self, events: I) {
+        for event in events {
+            self.0.push_back(match event {
+                ClipEvent::Started { id, .. } => MediaEvent::PlaybackStarted { id },
+                ClipEvent::Done { id, samples_played, stopped } => MediaEvent::PlaybackDone { id, samples_played, stopped },
+            });
+        }
     }
 }

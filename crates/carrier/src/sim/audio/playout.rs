@@ -1,33 +1,19 @@
 //! The AI's side of an audio leg: its clips played back to back, 160
-//! samples a tick, and the "line" the callee hears: the AI's audio since it
-//! last paused, which the callee then makes out with its recogniser.
+//! samples a tick (by `waihu-media`'s clip queue, the RTP engine's too),
+//! and the "line" the callee hears: the AI's audio since it last paused,
+//! which the callee then makes out with its recogniser.
 
-use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::time::Instant;
-
+use waihu_media::clips::{ClipEvent, ClipQueue};
 
 /// Samples in a 20 ms frame at 8 kHz.
 pub(super) const FRAME: usize = 160;
 
-/// A clip queued or playing.
-struct Clip {
-    id: u64,
-    pcm: Arc<[i16]>,
-    /// Samples already sent.
-    pos: usize,
-}
-
 /// What happened to the clips during a tick or a stop, in order.
-#[derive(Debug, Clone, PartialEq)]
-pub(super) enum Played {
-    /// The first samples of clip `id` went out.
-    Started { id: u64, pcm: Arc<[i16]> },
-    /// Clip `id` ended, or was stopped or dropped.
-    Done { id: u64, samples_played: usize, stopped: bool },
-}
+pub(super) type Played = ClipEvent;
 
 /// A line of the AI's audio, ready to be made out.
 #[derive(Debug)]
@@ -41,7 +27,7 @@ pub(super) struct Line {
 
 #[derive(Default)]
 pub(super) struct Playout {
-    clips: VecDeque<Clip>,
+    clips: ClipQueue,
     /// The AI's audio heard since the last line was taken.
     line: Vec<i16>,
     /// When the AI's audio last played (its last sample's end); `None`
@@ -59,12 +45,12 @@ pub(super) fn duration_of(samples: usize) -> Duration {
 
 impl Playout {
     pub(super) fn push(&mut self, id: u64, pcm: Arc<[i16]>) {
-        self.clips.push_back(Clip { id, pcm, pos: 0 });
+        self.clips.push(id, pcm);
     }
 
     /// Nothing playing or queued.
     pub(super) fn is_idle(&self) -> bool {
-        self.clips.is_empty()
+        self.clips.is_idle()
     }
 
     /// The AI's audio played since the last line was taken.
@@ -74,29 +60,18 @@ impl Playout {
 
     /// The clip playing, once its first samples went out.
     pub(super) fn playing(&self) -> Option<u64> {
-        self.clips.front().filter(|c| c.pos > 0).map(|c| c.id)
+        self.clips.playing()
     }
 
     /// Sends the next 160 samples of the AI's audio at `now`, across clip
     /// boundaries; returns how many there were (0: the AI is quiet).
     pub(super) fn tick(&mut self, now: Instant, out: &mut Vec<Played>) -> usize {
-        let mut filled = 0;
-        while filled < FRAME {
-            let Some(clip) = self.clips.front_mut() else { break };
-            let take = (FRAME - filled).min(clip.pcm.len() - clip.pos);
-            if clip.pos == 0 && take > 0 {
-                out.push(Played::Started { id: clip.id, pcm: clip.pcm.clone() });
+        let (line, unheard) = (&mut self.line, self.unheard);
+        let filled = self.clips.fill(&mut [0i16; FRAME], out, |id, part| {
+            if unheard != Some(id) {
+                line.extend_from_slice(part);
             }
-            if self.unheard != Some(clip.id) {
-                self.line.extend_from_slice(&clip.pcm[clip.pos..clip.pos + take]);
-            }
-            clip.pos += take;
-            filled += take;
-            if clip.pos == clip.pcm.len() {
-                let clip = self.clips.pop_front().expect("the front clip");
-                out.push(Played::Done { id: clip.id, samples_played: clip.pos, stopped: false });
-            }
-        }
+        });
         if filled > 0 {
             self.last_audio = Some(now + duration_of(filled));
         }
@@ -106,17 +81,13 @@ impl Playout {
     /// Stops the clip playing and drops the queued ones, answering each.
     /// Returns whether a clip was cut part-way.
     pub(super) fn stop(&mut self, out: &mut Vec<Played>) -> bool {
-        let cut = self.clips.front().is_some_and(|c| c.pos > 0);
-        for clip in self.clips.drain(..) {
-            out.push(Played::Done { id: clip.id, samples_played: clip.pos, stopped: true });
-        }
-        cut
+        self.clips.stop(out)
     }
 
     /// The line, if the AI has been quiet for `gap` since it last played.
     pub(super) fn line_after_gap(&mut self, now: Instant, gap: Duration) -> Option<Line> {
         match self.last_audio {
-            Some(at) if self.clips.is_empty() && now >= at + gap => self.take_line(false),
+            Some(at) if self.clips.is_idle() && now >= at + gap => self.take_line(false),
             _ => None,
         }
     }
