@@ -52,8 +52,7 @@ fn voice() -> VoiceSetup {
 #[tokio::test]
 async fn a_whole_spoken_call_runs_in_paused_virtual_time_on_one_clock() {
     let dir = tempfile::tempdir().unwrap();
-    let mut cfg = Config::default();
-    cfg.data_dir = dir.path().to_path_buf();
+    let mut cfg = Config { data_dir: dir.path().to_path_buf(), ..Config::default() };
     cfg.speech.mode = "off".into();
     cfg.carrier.sim.speed = 1.0;
     let store: Arc<dyn waihu_store::Store> = Arc::new(open_store(&cfg).await.unwrap());
