@@ -35,6 +35,14 @@ pub enum PhoneError {
         /// The first offending character.
         bad: char,
     },
+    /// A number with another country's code (`+1 415…`, `0044…`): only
+    /// mainland China numbers can be called, and its digits must not be read
+    /// as a Chinese number someone else holds.
+    #[error("phone number {input:?} has a country code other than +86: only mainland China mobile numbers can be called (+86 or no prefix, e.g. 13800138000)")]
+    ForeignNumber {
+        /// The entry as given (truncated to 40 chars).
+        input: String,
+    },
     /// Digits that are not a mainland mobile number.
     #[error("phone number {input:?} is not a mainland China mobile number (11 digits starting with 13-19, e.g. 13800138000)")]
     NotMobile {
@@ -77,12 +85,20 @@ impl PhoneNumber {
                 }
             }
         }
-        let national = if digits.len() == 15 && digits.starts_with("0086") {
-            &digits[4..]
-        } else if digits.len() == 13 && digits.starts_with("86") {
-            &digits[2..]
+        // `+` or `00` opens an international number: its country code
+        // must be China's, or the rest is someone else's number abroad.
+        let international = if trimmed.starts_with('+') {
+            Some(digits.strip_prefix("86"))
+        } else if digits.starts_with("00") {
+            Some(digits.strip_prefix("0086"))
         } else {
-            &digits[..]
+            None
+        };
+        let national = match international {
+            Some(Some(national)) => national,
+            Some(None) => return Err(PhoneError::ForeignNumber { input: clip(trimmed) }),
+            None if digits.len() == 13 && digits.starts_with("86") => &digits[2..],
+            None => &digits[..],
         };
         let b = national.as_bytes();
         let ok = b.len() == 11 && b[0] == b'1' && (b'3'..=b'9').contains(&b[1]);
@@ -155,6 +171,21 @@ mod tests {
         assert!(matches!(PhoneNumber::parse("010-12345678"), Err(PhoneError::NotMobile { .. })));
         assert!(matches!(PhoneNumber::parse("1380013800a"), Err(PhoneError::BadCharacter { bad: 'a', .. })));
         assert!(matches!(PhoneNumber::parse("138+00138000"), Err(PhoneError::BadCharacter { bad: '+', .. })));
+    }
+
+    #[test]
+    fn another_countrys_number_is_refused_not_read_as_a_chinese_one() {
+        // 141-5555-0100 has the shape of a mainland mobile number: before,
+        // +1 415 555 0100 was queued as it.
+        for s in ["+14155550100", "+1 415 555 0100", "0014155550100", "+44 7911 123456", "00 852 9123 4567", "+8"] {
+            let e = PhoneNumber::parse(s).unwrap_err();
+            assert!(matches!(e, PhoneError::ForeignNumber { .. }), "{s}: {e}");
+            assert!(e.to_string().contains("+86"), "{e}");
+        }
+        // China's own code still opens a number, with + or 00.
+        assert_eq!(PhoneNumber::parse("+86 13800138000").unwrap().as_str(), "13800138000");
+        assert_eq!(PhoneNumber::parse("0086-138-0013-8000").unwrap().as_str(), "13800138000");
+        assert!(matches!(PhoneNumber::parse("+86 1380013800"), Err(PhoneError::NotMobile { .. })));
     }
 
     #[test]

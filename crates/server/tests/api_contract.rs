@@ -73,6 +73,7 @@ async fn bad_input_gets_a_message_naming_what_is_wrong() {
     let cases = [
         (json!({"user_requirement": "x"}), 400, "phones"),
         (json!({"phones": "12345", "user_requirement": "x"}), 400, "12345"),
+        (json!({"phones": "+14155550100", "user_requirement": "x"}), 400, "+14155550100"),
         (json!({"phones": "13800138000,1380013800a", "user_requirement": "x"}), 400, "1380013800a"),
         (json!({"phones": "13800138000"}), 400, "user_requirement"),
         (json!({"phones": "13800138000", "user_requirement": "   "}), 400, "user_requirement"),
