@@ -7,16 +7,18 @@
 //! cancelled and dialled.
 
 use std::collections::HashMap;
+use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures_util::FutureExt;
 use tokio::sync::{mpsc, Mutex, Notify};
 use tracing::Instrument;
 use waihu_core::{CallEvent, CallStatus, EndReason, HangupSide, Outcome};
 use waihu_store::{CallRow, FinishCall, StoreError};
 
-use crate::session::{run_call, Control, Exit, SessionDeps};
+use crate::session::{end_after_panic, panic_message, run_call, Control, Exit, SessionDeps};
 
 struct Running {
     account_id: String,
@@ -122,7 +124,15 @@ impl Dispatcher {
             tokio::spawn(
                 async move {
                     let id = call.id.clone();
-                    let exit = run_call(me.deps.clone(), call, rx, may_requeue).await;
+                    // A session that panics must not take its line, its
+                    // reservation and a live record with it.
+                    let exit = match AssertUnwindSafe(run_call(me.deps.clone(), call, rx, may_requeue)).catch_unwind().await {
+                        Ok(exit) => exit,
+                        Err(panic) => {
+                            end_after_panic(&me.deps, &id, &panic_message(panic.as_ref())).await;
+                            Exit::Done
+                        }
+                    };
                     me.release(&id, exit).await;
                 }
                 .instrument(span),

@@ -137,18 +137,30 @@ pub(crate) fn read_secret(env: Option<&str>, file: Option<&std::path::Path>) -> 
     Ok(None)
 }
 
+/// What a server can be given instead of building it from its
+/// configuration ([`Server::start_with`]).
+#[derive(Default)]
+pub struct ServerParts {
+    /// The voice engines (`None`: calls are text-level).
+    pub voice: Option<voice::VoiceSetup>,
+    /// The carrier (`None`: the one `[carrier]` names).
+    pub carrier: Option<Arc<dyn Carrier>>,
+}
+
 impl Server {
     /// Builds the server on a store: recovers calls a previous process left
     /// live, and starts the dispatcher.
     pub async fn start(cfg: &Config, store: Arc<dyn Store>) -> Result<Server, StartError> {
         cfg.validate().map_err(|e| StartError::Config(e.to_string()))?;
         let voice = voice::setup(&cfg.speech, &cfg.data_dir).await.map_err(|e| StartError::Config(format!("speech: {e}")))?;
-        Self::start_with_voice(cfg, store, voice).await
+        Self::start_with(cfg, store, ServerParts { voice, carrier: None }).await
     }
 
-    /// The same, with the voice engines given rather than built from
-    /// `[speech]` (`None`: calls are text-level).
-    pub async fn start_with_voice(cfg: &Config, store: Arc<dyn Store>, voice: Option<voice::VoiceSetup>) -> Result<Server, StartError> {
+    /// The same, with some parts given rather than built from the
+    /// configuration (tests and benchmarks with engines or a carrier of
+    /// their own).
+    pub async fn start_with(cfg: &Config, store: Arc<dyn Store>, parts: ServerParts) -> Result<Server, StartError> {
+        let ServerParts { voice, carrier: given_carrier } = parts;
         cfg.validate().map_err(|e| StartError::Config(e.to_string()))?;
         let recovered = store.recover_interrupted(chrono::Utc::now().timestamp_millis()).await?;
         if !recovered.is_empty() {
@@ -157,7 +169,10 @@ impl Server {
         if let Some(v) = &voice {
             tracing::info!("{}", v.summary);
         }
-        let carrier = carrier(cfg, voice.as_ref().and_then(|v| v.sim.clone())).await?;
+        let carrier = match given_carrier {
+            Some(c) => c,
+            None => carrier(cfg, voice.as_ref().and_then(|v| v.sim.clone())).await?,
+        };
         let engines = engines(cfg)?;
         let metrics = Arc::new(Metrics::default());
         let bus: Arc<dyn EventBus> = Arc::new(InProcessBus::default());

@@ -176,7 +176,7 @@ impl SpeechConfig {
 }
 
 /// What the speech settings give the rest of the server: built from
-/// `[speech]` at start-up, or given whole to [`crate::Server::start_with_voice`]
+/// `[speech]` at start-up, or given whole to [`crate::Server::start_with`]
 /// (tests and benchmarks with engines of their own).
 pub struct VoiceSetup {
     /// The voice pipeline's engines and rules.

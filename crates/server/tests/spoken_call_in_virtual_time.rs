@@ -20,7 +20,7 @@ use tower::ServiceExt;
 use waihu_carrier::sim::SimVoice;
 use waihu_core::{CallStatus, Fen, Outcome, Role};
 use waihu_server::voice::VoiceSetup;
-use waihu_server::{open_store, Config, Server};
+use waihu_server::{open_store, Config, Server, ServerParts};
 use waihu_speech::asr::Buffered;
 use waihu_speech::{StreamingAsr, Tts, Vad};
 use waihu_turn::{SplitterConfig, TurnConfig, TurnLatencyMs};
@@ -58,7 +58,7 @@ async fn a_whole_spoken_call_runs_in_paused_virtual_time_on_one_clock() {
     let store: Arc<dyn waihu_store::Store> = Arc::new(open_store(&cfg).await.unwrap());
     let account = store.create_account("tester", Fen(1000), 0).await.unwrap();
     let key = store.create_key(&account.id, 0).await.unwrap();
-    let server = Server::start_with_voice(&cfg, store.clone(), Some(voice())).await.unwrap();
+    let server = Server::start_with(&cfg, store.clone(), ServerParts { voice: Some(voice()), carrier: None }).await.unwrap();
     let app = waihu_server::api::router(server.state.clone());
     // From here on nothing waits on real time but the database, which works
     // on a thread of its own: while the runtime waits for it, the paused

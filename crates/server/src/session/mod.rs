@@ -9,6 +9,7 @@
 //! so a slow engine never stalls the leg's events or the timers.
 
 mod actions;
+mod contain;
 mod lines;
 mod reply;
 
@@ -28,6 +29,7 @@ use waihu_voice::VoiceEngines;
 
 use crate::bus::EventBus;
 use crate::metrics::Metrics;
+pub(crate) use contain::{end_after_panic, panic_message};
 use lines::LineWriter;
 
 /// How a session ended.

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 use waihu_core::Fen;
-use waihu_server::{open_store, serve, Config, Server};
+use waihu_server::{open_store, serve, Config, Server, ServerParts};
 use waihu_store::Store;
 
 pub struct TestServer {
@@ -39,13 +39,21 @@ pub async fn start(tweak: impl FnOnce(&mut Config)) -> TestServer {
 }
 
 pub async fn start_with_balance(balance: Fen, tweak: impl FnOnce(&mut Config)) -> TestServer {
+    start_with_parts(balance, tweak, None).await
+}
+
+/// A server with some parts of its own (`None`: all from the configuration).
+pub async fn start_with_parts(balance: Fen, tweak: impl FnOnce(&mut Config), parts: Option<ServerParts>) -> TestServer {
     let dir = tempfile::tempdir().unwrap();
     let mut cfg = test_config(dir.path());
     tweak(&mut cfg);
     let store: Arc<dyn Store> = Arc::new(open_store(&cfg).await.unwrap());
     let account = store.create_account("tester", balance, 0).await.unwrap();
     let key = store.create_key(&account.id, 0).await.unwrap();
-    let server = Server::start(&cfg, store.clone()).await.unwrap();
+    let server = match parts {
+        Some(parts) => Server::start_with(&cfg, store.clone(), parts).await.unwrap(),
+        None => Server::start(&cfg, store.clone()).await.unwrap(),
+    };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
