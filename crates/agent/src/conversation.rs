@@ -10,21 +10,9 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use tokio::sync::mpsc;
-use waihu_core::Outcome;
 
-use crate::gate::{Blocked, ContentGuard, ReplyGate};
-use crate::llm::{ChatRequest, Llm, LlmError, LlmEvent, Turn};
-
-/// What the AI says next.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Reply {
-    /// The line to say (may be empty when the engine only hangs up).
-    pub text: String,
-    /// Hang up once `text` has been said.
-    pub hang_up: bool,
-    /// What the call achieved, if the engine said.
-    pub outcome: Option<Outcome>,
-}
+use crate::gate::{ContentGuard, ReplyGate};
+use crate::llm::{ChatRequest, Llm, LlmError, LlmEvent, Reply, Turn};
 
 /// A conversation in progress.
 pub struct Conversation {
@@ -114,31 +102,13 @@ impl Conversation {
             }
             Ok::<_, LlmError>(reply)
         };
-        let mut reply = tokio::time::timeout(self.reply_timeout, collect)
+        let reply = tokio::time::timeout(self.reply_timeout, collect)
             .await
             .map_err(|_| LlmError::Timeout(self.reply_timeout.as_millis() as u64))??;
-        let rest = gate.finish();
-        match gate.blocked() {
-            Some(Blocked::Secret) => {
-                tracing::warn!("engine reply asked for a secret; replaced with the safe fallback");
-                reply.hang_up = true;
-                reply.outcome = Some(Outcome::CutOff);
-            }
-            Some(Blocked::Content) => {
-                tracing::warn!("engine reply told the content before the callee confirmed; asked who is on the line instead");
-                reply.hang_up = false;
-                reply.outcome = None;
-            }
-            None => {}
-        }
+        let (rest, reply) = gate.close(parts.is_some(), reply);
         if let (Some(p), false) = (parts, rest.is_empty()) {
             let _ = p.send(rest);
         }
-        reply.text = match (parts, gate.fallback()) {
-            // Nothing was said yet: the fallback replaces the whole reply.
-            (None, Some(fallback)) => fallback,
-            _ => gate.released().trim().to_owned(),
-        };
         if !reply.text.is_empty() {
             self.history.push(Turn::Assistant(reply.text.clone()));
         }

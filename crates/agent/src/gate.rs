@@ -17,7 +17,9 @@
 //! The offline engine keeps both rules by construction, so for it the gate
 //! never closes; it is the LLM engines it is for.
 
-use crate::llm::Turn;
+use waihu_core::Outcome;
+
+use crate::llm::{Reply, Turn};
 use crate::offline;
 use crate::task::TaskBrief;
 
@@ -161,6 +163,35 @@ impl ReplyGate {
             }
             None => String::new(),
         }
+    }
+
+    /// The engine is done with `reply` (its text is not read): closes the
+    /// gate and applies its rules. Returns what is left to say (the
+    /// reply's rest, or the fallback line) and the reply as it stands: a
+    /// reply that asked for a secret hangs up (`cut_off`); one that told
+    /// the content too early does not hang up. `streamed`: each clause went
+    /// out as it was cleared, so the reply is what was released; otherwise
+    /// nothing was said yet and a fallback replaces the whole reply.
+    pub fn close(&mut self, streamed: bool, mut reply: Reply) -> (String, Reply) {
+        let rest = self.finish();
+        match self.blocked {
+            Some(Blocked::Secret) => {
+                tracing::warn!("engine reply asked for a secret; replaced with the safe fallback");
+                reply.hang_up = true;
+                reply.outcome = Some(Outcome::CutOff);
+            }
+            Some(Blocked::Content) => {
+                tracing::warn!("engine reply told the content before the callee confirmed; asked who is on the line instead");
+                reply.hang_up = false;
+                reply.outcome = None;
+            }
+            None => {}
+        }
+        reply.text = match (streamed, self.fallback()) {
+            (false, Some(fallback)) => fallback,
+            _ => self.released.trim().to_owned(),
+        };
+        (rest, reply)
     }
 
     /// Why the reply was stopped, if it was.

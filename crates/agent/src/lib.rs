@@ -17,7 +17,7 @@ pub mod prompt;
 pub mod registry;
 pub mod task;
 
-pub use conversation::{Conversation, Reply};
+pub use conversation::Conversation;
 pub use gate::SAFE_FALLBACK;
-pub use llm::{ChatRequest, EngineInfo, Llm, LlmError, LlmEvent, LlmStream, Turn};
+pub use llm::{ChatRequest, EngineInfo, Llm, LlmError, LlmEvent, LlmStream, Reply, Turn};
 pub use registry::{EngineRegistry, RegistryError};

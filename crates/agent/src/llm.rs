@@ -23,6 +23,17 @@ pub enum Turn {
     },
 }
 
+/// What the AI says next.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reply {
+    /// The line to say (may be empty when the engine only hangs up).
+    pub text: String,
+    /// Hang up once `text` has been said.
+    pub hang_up: bool,
+    /// What the call achieved, if the engine said.
+    pub outcome: Option<Outcome>,
+}
+
 /// What an engine is asked.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChatRequest {

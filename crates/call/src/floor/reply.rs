@@ -7,19 +7,12 @@
 
 use std::time::Instant;
 
-use waihu_agent::gate::{Blocked, ContentGuard, ReplyGate};
-use waihu_agent::{ChatRequest, Turn};
+use waihu_agent::gate::{ContentGuard, ReplyGate};
+use waihu_agent::{ChatRequest, Reply, Turn};
 use waihu_core::leg::TextCommand;
-use waihu_core::{EndReason, HangupSide, Outcome};
+use waihu_core::{EndReason, HangupSide};
 
 use super::{lines, replace_last_assistant, Floor, FloorOut, LineKind, ReplyEvent, ReplyId, Thinking};
-
-/// A reply the engine finished.
-struct Reply {
-    text: String,
-    hang_up: bool,
-    outcome: Option<Outcome>,
-}
 
 impl Floor {
     /// Asks the dialogue for the next line, after `turn` (none: the opening).
@@ -107,32 +100,14 @@ impl Floor {
 
     /// The engine is done: the gate's last word, then the reply is said.
     fn complete(&mut self, mut t: Thinking, now: Instant) {
-        let rest = t.gate.finish();
-        match t.gate.blocked() {
-            Some(Blocked::Secret) => {
-                tracing::warn!("engine reply asked for a secret; replaced with the safe fallback");
-                t.hang_up = true;
-                t.outcome = Some(Outcome::CutOff);
-            }
-            Some(Blocked::Content) => {
-                tracing::warn!("engine reply told the content before the callee confirmed; asked who is on the line instead");
-                t.hang_up = false;
-                t.outcome = None;
-            }
-            None => {}
-        }
+        let asked = Reply { text: String::new(), hang_up: t.hang_up, outcome: t.outcome };
+        let (rest, reply) = t.gate.close(self.stream, asked);
         if self.stream && !rest.is_empty() {
             self.say_clause(&mut t, rest, now);
         }
-        let text = match (self.stream, t.gate.fallback()) {
-            // Nothing was said yet: the fallback replaces the whole reply.
-            (false, Some(fallback)) => fallback,
-            _ => t.gate.released().trim().to_owned(),
-        };
-        if !text.is_empty() {
-            self.history.push(Turn::Assistant(text.clone()));
+        if !reply.text.is_empty() {
+            self.history.push(Turn::Assistant(reply.text.clone()));
         }
-        let reply = Reply { text, hang_up: t.hang_up, outcome: t.outcome };
         self.settle(t, Some(reply), now);
     }
 
